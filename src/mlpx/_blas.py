@@ -1,0 +1,128 @@
+"""Find a BLAS for the native kernels and hand its GEMMs to ``mlpx._core``.
+
+The C engine never links a BLAS: it calls Fortran-ABI ``sgemm``/``dgemm``
+through a table of function pointers that this module fills once at import.
+
+Preferred provider: the OpenBLAS that NumPy itself loaded (ILP64,
+``scipy_sgemm_64_``). Sharing NumPy's library means one thread pool in the
+process (a second OpenBLAS next to NumPy's made alternating calls ~45x slower,
+DESIGN.md section 3), and ``threadpoolctl`` limits reach mlpx too.
+Fallback: SciPy's ``scipy.linalg.cython_blas`` capsules (LP64).
+"""
+
+import ctypes
+import glob
+import os
+
+import numpy as np
+
+# (sgemm, dgemm, ilp64) symbol names tried in every candidate library
+_SYMBOLS = (
+    ("scipy_sgemm_64_", "scipy_dgemm_64_", True),
+    ("sgemm_64_", "dgemm_64_", True),
+    ("scipy_sgemm_", "scipy_dgemm_", False),
+    ("sgemm_", "dgemm_", False),
+)
+
+provider = None  # dict describing the BLAS in use, set by install()
+
+
+def _loaded_libraries():
+    """Paths of shared libraries mapped into this process (Linux), else []."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if ".so" in line}
+    except OSError:
+        return []
+    return sorted(paths)
+
+
+def _numpy_blas_candidates():
+    """Library files that may hold NumPy's BLAS, most likely first."""
+    root = os.path.dirname(os.path.dirname(np.__file__))
+    found = [p for p in _loaded_libraries() if "blas" in os.path.basename(p).lower()]
+    for pattern in ("numpy.libs/*blas*", "numpy/.dylibs/*blas*", "scipy_openblas64/lib/*blas*"):
+        found += sorted(glob.glob(os.path.join(root, pattern)))
+    seen, ordered = set(), []
+    for p in found:
+        if p not in seen and os.path.exists(p):
+            seen.add(p)
+            ordered.append(p)
+    # NumPy's own library first: it is the one already spinning threads
+    ordered.sort(key=lambda p: "numpy" not in p)
+    return ordered
+
+
+def _addr(lib, name):
+    try:
+        return ctypes.cast(getattr(lib, name), ctypes.c_void_p).value
+    except AttributeError:
+        return None
+
+
+def _from_library(path):
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError:
+        return None
+    for s, d, ilp64 in _SYMBOLS:
+        sp, dp = _addr(lib, s), _addr(lib, d)
+        if sp and dp:
+            prefix = "scipy_" if s.startswith("scipy_") else ""
+            suffix = "64_" if ilp64 else ""
+            return {
+                "sgemm": sp, "dgemm": dp, "ilp64": ilp64, "library": path,
+                "source": "numpy", "symbol": s, "lib": lib,
+                "get_threads": _addr(lib, f"{prefix}openblas_get_num_threads{suffix}")
+                or _addr(lib, "openblas_get_num_threads"),
+                "get_config": _addr(lib, f"{prefix}openblas_get_config{suffix}")
+                or _addr(lib, "openblas_get_config"),
+            }
+    return None
+
+
+def _from_scipy():
+    from scipy.linalg import cython_blas
+
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.restype = ctypes.c_void_p
+    get.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    name = ctypes.pythonapi.PyCapsule_GetName
+    name.restype = ctypes.c_char_p
+    name.argtypes = [ctypes.py_object]
+    caps = cython_blas.__pyx_capi__
+    ptrs = [get(caps[k], name(caps[k])) for k in ("sgemm", "dgemm")]
+    return {"sgemm": ptrs[0], "dgemm": ptrs[1], "ilp64": False,
+            "library": cython_blas.__file__, "source": "scipy.linalg.cython_blas",
+            "symbol": "sgemm", "lib": None, "get_threads": None, "get_config": None}
+
+
+def find_provider():
+    """Return the description of the BLAS to use (see module docstring)."""
+    for path in _numpy_blas_candidates():
+        found = _from_library(path)
+        if found is not None:
+            return found
+    return _from_scipy()
+
+
+def install(core):
+    """Fill ``core``'s GEMM table; idempotent."""
+    global provider
+    if provider is None:
+        provider = find_provider()
+    core._set_blas(provider["sgemm"], provider["dgemm"], provider["ilp64"])
+
+
+def threads():
+    """Threads of the BLAS in use, or None when it cannot say."""
+    if provider is None or not provider.get("get_threads"):
+        return None
+    return ctypes.CFUNCTYPE(ctypes.c_int)(provider["get_threads"])()
+
+
+def config():
+    """The BLAS library's own configuration string, or None."""
+    if provider is None or not provider.get("get_config"):
+        return None
+    return ctypes.CFUNCTYPE(ctypes.c_char_p)(provider["get_config"])().decode()

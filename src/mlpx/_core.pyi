@@ -1,0 +1,33 @@
+"""The contract shared by the compiled bridge ``mlpx._core`` and its NumPy
+twin ``mlpx._numpy_backend``: same names, same arguments, same results.
+
+Callers (``mlpx._api``, ``mlpx._estimator``) pass arrays already validated by
+``mlpx._validation``: one float dtype (float32 or float64) for every array,
+C-contiguous, finite, shapes that chain. The bridge checks dtype, contiguity
+and shapes again (a mistake must raise, not crash) but not finiteness.
+Outputs are new arrays of the input dtype, except ``train_epoch``, which
+updates ``coefs``, ``intercepts`` and ``state`` in place.
+"""
+
+from typing import Optional, Sequence, Tuple, List
+import numpy as np
+
+ACTIVATIONS: Tuple[str, ...]       # ("identity", "logistic", "tanh", "relu")
+OUT_ACTIVATIONS: Tuple[str, ...]   # ("identity", "logistic", "softmax")
+SOLVERS: Tuple[str, ...]           # ("sgd", "adam")
+
+def forward(coefs: Sequence[np.ndarray], intercepts: Sequence[np.ndarray],
+            X: np.ndarray, activation: str, out_activation: str) -> np.ndarray: ...
+
+def loss_and_grad(coefs: Sequence[np.ndarray], intercepts: Sequence[np.ndarray],
+                  X: np.ndarray, Y: np.ndarray, activation: str, out_activation: str,
+                  alpha: float, sample_weight: Optional[np.ndarray]
+                  ) -> Tuple[float, List[np.ndarray], List[np.ndarray]]: ...
+
+def train_epoch(coefs: Sequence[np.ndarray], intercepts: Sequence[np.ndarray],
+                X: np.ndarray, Y: np.ndarray, sample_weight: Optional[np.ndarray],
+                order: Optional[np.ndarray], batch_size: int,
+                activation: str, out_activation: str, alpha: float,
+                solver: str, state: Sequence[np.ndarray],
+                lr: float, momentum: float, nesterov: bool,
+                beta_1: float, beta_2: float, epsilon: float, t: int) -> float: ...
