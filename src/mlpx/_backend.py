@@ -25,7 +25,10 @@ def _load():
         from . import _blas
         from ._core import forward  # noqa: F401  (clear error if missing)
         from . import _core
-        _blas.install(_core)
+        try:
+            _blas.install(_core)
+        except Exception as exc:  # no usable BLAS: the extension cannot run
+            raise ImportError(f"no BLAS for the native kernels: {exc!r}") from exc
         return "native", _core, None
     except ImportError as exc:
         if choice == "native":

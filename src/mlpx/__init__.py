@@ -1,0 +1,10 @@
+"""mlpx: a fast multilayer perceptron — C kernels over BLAS, a NumPy twin,
+and a scikit-learn estimator."""
+
+__version__ = "0.1.0"
+
+from ._backend import get_backend
+from ._config import show_config
+from ._api import forward, loss_and_grad
+
+__all__ = ["__version__", "get_backend", "show_config", "forward", "loss_and_grad"]

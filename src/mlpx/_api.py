@@ -1,0 +1,50 @@
+"""The functional API: a network is a list of coefs and intercepts.
+
+``coefs[i]`` has shape ``(n_i, n_{i+1})`` and ``intercepts[i]`` shape
+``(n_{i+1},)`` (scikit-learn's layout). Hidden layers compute
+``Z' = f(Z @ W + b)``; the last layer applies ``out_activation``.
+"""
+
+from ._backend import impl
+from . import _validation as v
+
+
+def forward(coefs, intercepts, X, *, activation="logistic", out_activation="softmax"):
+    """Return the last layer's output, shape ``(n_samples, n_outputs)``.
+
+    Parameters
+    ----------
+    coefs, intercepts : lists of array-like, one per layer
+    X : array-like of shape (n_samples, n_features)
+    activation : {"logistic", "tanh", "relu", "identity"}
+        Hidden-layer activation.
+    out_activation : {"softmax", "logistic", "identity"}
+        Output activation: softmax per row, logistic per column, or none.
+
+    The result has the dtype of the coefs (float32 stays float32).
+    """
+    v.check_activations(activation, out_activation)
+    W, b, dtype = v.check_params(coefs, intercepts)
+    X = v.check_X(X, W[0].shape[0], dtype)
+    return impl.forward(W, b, X, activation, out_activation)
+
+
+def loss_and_grad(coefs, intercepts, X, Y, *, activation="logistic",
+                  out_activation="softmax", alpha=0.0, sample_weight=None):
+    """Return ``(loss, coef_grads, intercept_grads)`` for one batch.
+
+    ``loss`` is a Python float: binary cross-entropy summed over output columns
+    (logistic), categorical cross-entropy (softmax) or half the squared error
+    (identity), averaged over samples (weighted by ``sample_weight``), plus
+    ``0.5 * alpha * sum ||W||^2 / s`` with ``s`` the number of rows or the sum
+    of the sample weights. Gradients have the shapes and dtype of the
+    parameters: ``dW_i = (Z_i^T D_i + alpha W_i) / s``, ``db_i = sum D_i / s``.
+    """
+    v.check_activations(activation, out_activation)
+    alpha = v.check_alpha(alpha)
+    W, b, dtype = v.check_params(coefs, intercepts)
+    X = v.check_X(X, W[0].shape[0], dtype)
+    Y = v.check_Y(Y, X.shape[0], W[-1].shape[1], dtype)
+    sw = v.check_sample_weight(sample_weight, X.shape[0], dtype)
+    loss, gW, gb = impl.loss_and_grad(W, b, X, Y, activation, out_activation, alpha, sw)
+    return float(loss), list(gW), list(gb)

@@ -1,0 +1,39 @@
+"""``show_config``: what mlpx runs on."""
+
+import platform
+import sys
+
+import numpy as np
+
+from . import _backend, _blas
+
+
+def config():
+    """Return a dict describing versions, the backend and the BLAS in use."""
+    from . import __version__
+
+    info = {
+        "mlpx": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+        "backend": _backend.name,
+    }
+    if _backend.fallback_reason:
+        info["fallback_reason"] = _backend.fallback_reason
+    if _backend.name == "native" and _blas.provider is not None:
+        p = _blas.provider
+        info["blas_library"] = p["library"]
+        info["blas_source"] = p["source"]
+        info["blas_symbol"] = p["symbol"] + (" (ILP64)" if p["ilp64"] else " (LP64)")
+        info["blas_config"] = _blas.config()
+        info["blas_threads"] = _blas.threads()
+    else:
+        info["blas_library"] = "numpy's own (NumPy backend)"
+    return info
+
+
+def show_config(file=None):
+    """Print mlpx and numpy versions, the backend, the BLAS library and its threads."""
+    for key, value in config().items():
+        print(f"{key + ':':<18}{value}", file=file or sys.stdout)
