@@ -1,0 +1,711 @@
+"""``MLPClassifier``: scikit-learn's multilayer-perceptron classifier, trained
+by mlpx's epoch kernel.
+
+The algorithm is scikit-learn 1.9.1's ``MLPClassifier`` step for step (see
+DESIGN.md section 5): the same parameters and validation, the same
+initialisation and random-number order (init, early-stopping split, one
+shuffle per epoch), the same schedules, stopping rules, warnings and verbose
+lines. What differs is who runs an epoch: one ``impl.train_epoch`` call
+(native C, or its NumPy twin) does every minibatch of the epoch, forward,
+backward and the optimizer step in place. Python only decides between
+epochs. ``lbfgs`` hands ``impl.loss_and_grad`` to ``scipy.optimize.minimize``.
+
+The only deliberate departure from scikit-learn is the default hidden
+activation, ``"logistic"`` (scikit-learn: ``"relu"``).
+
+Arrays passed to the backend are C-contiguous and of one float dtype: float32
+input trains in float32 end to end, any other input in float64.
+"""
+
+import math
+import warnings
+from itertools import chain
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.optimize
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, column_or_1d, shuffle
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    type_of_target,
+    unique_labels,
+)
+from sklearn.utils.optimize import _check_optimize_result
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._backend import impl
+
+try:  # scikit-learn's own switch: scipy >= 1.15 dropped L-BFGS-B's iprint
+    from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
+except ImportError:  # pragma: no cover - older or newer scikit-learn
+    def _get_additional_lbfgs_options_dict(key, value):
+        return {}
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+def _pack(coefs, intercepts):
+    """All coefs then all intercepts, flattened into one vector."""
+    return np.hstack([a.ravel() for a in list(coefs) + list(intercepts)])
+
+
+class _Optimizer:
+    """Optimizer state that lives between epochs (and partial_fit calls).
+
+    ``state`` is what ``impl.train_epoch`` updates in place, one array per
+    parameter in the order coefs + intercepts: velocities for "sgd"; first
+    moments then second moments for "adam". ``learning_rate`` is the current
+    SGD step size (schedules change it between epochs); ``t`` counts Adam
+    steps taken so far. Schedules and stopping follow scikit-learn's
+    ``SGDOptimizer`` / ``AdamOptimizer`` exactly.
+    """
+
+    def __init__(self, solver, params, learning_rate_init, lr_schedule, power_t):
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = float(learning_rate_init)
+        self.lr_schedule = lr_schedule if solver == "sgd" else "constant"
+        self.power_t = power_t
+        self.t = 0
+        copies = 1 if solver == "sgd" else 2
+        self.state = [np.zeros_like(p) for _ in range(copies) for p in params]
+
+    def astype(self, dtype):
+        self.state = [np.ascontiguousarray(s, dtype=dtype) for s in self.state]
+
+    def iteration_ends(self, time_step):
+        """invscaling: lr = lr0 / (time_step + 1) ** power_t (time_step = t_)."""
+        if self.lr_schedule == "invscaling":
+            self.learning_rate = (
+                float(self.learning_rate_init) / (time_step + 1) ** self.power_t
+            )
+
+    def trigger_stopping(self, msg, verbose):
+        """True to stop; "adaptive" divides the learning rate by 5 instead,
+        until it is at most 1e-6."""
+        if self.lr_schedule != "adaptive":
+            if verbose:
+                print(msg + " Stopping.")
+            return True
+        if self.learning_rate <= 1e-6:
+            if verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(msg + " Setting learning rate to %f" % self.learning_rate)
+        return False
+
+
+class MLPClassifier(ClassifierMixin, BaseEstimator):
+    """Multi-layer perceptron classifier, trained by mlpx's native epoch loop.
+
+    A drop-in for :class:`sklearn.neural_network.MLPClassifier` (same
+    parameters, attributes and results: trajectories agree with scikit-learn
+    1.9.1 to rounding in float64), except that ``activation`` defaults to
+    ``"logistic"``.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        Number of neurons in each hidden layer.
+    activation : {"logistic", "tanh", "relu", "identity"}, default="logistic"
+        Hidden-layer activation.
+    solver : {"adam", "sgd", "lbfgs"}, default="adam"
+        Weight optimizer.
+    alpha : float, default=1e-4
+        L2 penalty strength; the penalty is divided by the (weighted) batch size.
+    batch_size : int or "auto", default="auto"
+        Minibatch size for "sgd"/"adam"; "auto" is ``min(200, n_samples)``.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        SGD schedule: "invscaling" sets ``lr = learning_rate_init /
+        (t_ + 1) ** power_t`` after each epoch; "adaptive" divides it by 5 each
+        time ``n_iter_no_change`` epochs fail to improve by ``tol``.
+    learning_rate_init : float, default=1e-3
+        Initial step size ("sgd", "adam").
+    power_t : float, default=0.5
+        Exponent of "invscaling".
+    max_iter : int, default=200
+        Maximum epochs ("sgd", "adam") or iterations ("lbfgs").
+    shuffle : bool, default=True
+        Shuffle the samples every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the early-stopping split and the shuffles.
+    tol : float, default=1e-4
+        Improvement threshold for stopping (and L-BFGS's ``gtol``).
+    verbose : bool, default=False
+        Print one line per epoch.
+    warm_start : bool, default=False
+        Start ``fit`` from the previous solution (with a fresh optimizer).
+    momentum : float, default=0.9
+        SGD momentum.
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified for binary
+        targets), stop when its accuracy stops improving, keep the best weights.
+    validation_fraction : float, default=0.1
+        Size of the early-stopping hold-out.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Adam's moment decay rates.
+    epsilon : float, default=1e-8
+        Adam's denominator offset.
+    n_iter_no_change : int, default=10
+        Epochs without improvement by ``tol`` before stopping.
+    max_fun : int, default=15000
+        Maximum loss evaluations ("lbfgs").
+
+    Attributes
+    ----------
+    classes_, loss_, best_loss_, loss_curve_, validation_scores_,
+    best_validation_score_, t_, coefs_, intercepts_, n_features_in_,
+    feature_names_in_, n_iter_, n_layers_, n_outputs_, out_activation_
+        As in scikit-learn. ``coefs_[i]`` has shape ``(n_i, n_{i+1})``. As in
+        scikit-learn, ``loss_curve_`` and ``best_loss_`` exist only for the
+        stochastic solvers.
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="logistic",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+
+    # ------------------------------------------------------------------ fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data (sparse input is densified).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels, or a label-indicator matrix for multilabel.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        self : MLPClassifier
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def _check_solver(self):
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                "partial_fit is only available for stochastic"
+                " optimizers. %s is not stochastic." % self.solver
+            )
+        return True
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with one epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array of shape (n_classes,), default=None
+            Every class of the whole data set; required on the first call.
+
+        Returns
+        -------
+        self : MLPClassifier
+        """
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same "
+                        "classes as in the previous call to fit. Previously "
+                        f"got {self.classes_}, `y` has {classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    "`y` has classes not in `self.classes_`. "
+                    f"`self.classes_` has {self.classes_}. 'y' has {classes}."
+                )
+        y = self._label_binarizer.transform(y).astype(bool)
+        if hasattr(X, "toarray"):  # the kernels are dense
+            X = X.toarray()
+        return np.ascontiguousarray(X), y
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        hidden_layer_sizes = self.hidden_layer_sizes
+        if not hasattr(hidden_layer_sizes, "__iter__"):
+            hidden_layer_sizes = [hidden_layer_sizes]
+        hidden_layer_sizes = list(hidden_layer_sizes)
+        if np.any(np.array(hidden_layer_sizes) <= 0):
+            raise ValueError(
+                "hidden_layer_sizes must be > 0, got %s." % hidden_layer_sizes
+            )
+        first_pass = not hasattr(self, "coefs_") or (
+            not self.warm_start and not incremental
+        )
+
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        n_samples, n_features = X.shape
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+            sample_weight = np.ascontiguousarray(sample_weight, dtype=X.dtype)
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        self.n_outputs_ = y.shape[1]
+        layer_units = [n_features] + hidden_layer_sizes + [self.n_outputs_]
+
+        # One RandomState per call, drawn in scikit-learn's order:
+        # initial weights, early-stopping split, one shuffle per epoch.
+        random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(y, layer_units, X.dtype, random_state)
+        else:  # warm start / partial_fit: train in this call's dtype
+            self.coefs_ = [np.ascontiguousarray(c, dtype=X.dtype) for c in self.coefs_]
+            self.intercepts_ = [
+                np.ascontiguousarray(b, dtype=X.dtype) for b in self.intercepts_
+            ]
+
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._fit_stochastic(X, y, sample_weight, random_state, incremental)
+        else:
+            self._fit_lbfgs(X, y, sample_weight)
+
+        weights = chain(self.coefs_, self.intercepts_)
+        if not all(np.isfinite(w).all() for w in weights):
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may"
+                " contain large values and need to be preprocessed."
+            )
+        return self
+
+    def _initialize(self, y, layer_units, dtype, random_state):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        if self._label_binarizer.y_type_ == "multiclass":
+            self.out_activation_ = "softmax"
+        else:  # binary (one column) and multilabel
+            self.out_activation_ = "logistic"
+
+        # Glorot uniform: W then b per layer, drawn in float64, then cast.
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        self.coefs_ = []
+        self.intercepts_ = []
+        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            coef = random_state.uniform(-bound, bound, (fan_in, fan_out))
+            intercept = random_state.uniform(-bound, bound, fan_out)
+            self.coefs_.append(coef.astype(dtype, copy=False))
+            self.intercepts_.append(intercept.astype(dtype, copy=False))
+
+        self._best_coefs = [c.copy() for c in self.coefs_]
+        self._best_intercepts = [b.copy() for b in self.intercepts_]
+
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _fit_lbfgs(self, X, y, sample_weight):
+        dtype = X.dtype
+        Y = np.ascontiguousarray(y, dtype=dtype)
+        shapes = [c.shape for c in self.coefs_]
+        sizes = [c.shape[1] for c in self.coefs_]
+
+        def unpack(packed):
+            packed = np.asarray(packed, dtype=dtype)
+            coefs, intercepts, start = [], [], 0
+            for shape in shapes:
+                end = start + shape[0] * shape[1]
+                coefs.append(packed[start:end].reshape(shape))
+                start = end
+            for size in sizes:
+                intercepts.append(packed[start:start + size])
+                start += size
+            return coefs, intercepts
+
+        def loss_grad(packed):
+            coefs, intercepts = unpack(packed)
+            loss, coef_grads, intercept_grads = impl.loss_and_grad(
+                coefs, intercepts, X, Y, self.activation, self.out_activation_,
+                float(self.alpha), sample_weight,
+            )
+            return loss, _pack(coef_grads, intercept_grads).astype(np.float64)
+
+        iprint = 1 if (self.verbose is True or self.verbose >= 1) else -1
+        opt_res = scipy.optimize.minimize(
+            loss_grad,
+            _pack(self.coefs_, self.intercepts_),
+            method="L-BFGS-B",
+            jac=True,
+            options={
+                "maxfun": self.max_fun,
+                "maxiter": self.max_iter,
+                "gtol": self.tol,
+                **_get_additional_lbfgs_options_dict("iprint", iprint),
+            },
+        )
+        self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
+        self.loss_ = opt_res.fun
+        coefs, intercepts = unpack(opt_res.x)
+        self.coefs_ = [np.array(c, dtype=dtype) for c in coefs]
+        self.intercepts_ = [np.array(b, dtype=dtype) for b in intercepts]
+
+    def _fit_stochastic(self, X, y, sample_weight, random_state, incremental):
+        dtype = X.dtype
+        params = self.coefs_ + self.intercepts_
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = _Optimizer(
+                self.solver, params, self.learning_rate_init,
+                self.learning_rate, self.power_t,
+            )
+        else:
+            self._optimizer.astype(dtype)
+        optimizer = self._optimizer
+
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        if early_stopping:
+            # Stratify only binary targets (one output column), as scikit-learn.
+            stratify = y if self.n_outputs_ == 1 else None
+            if sample_weight is None:
+                X_train, X_val, y_train, y_val = train_test_split(
+                    X, y, random_state=random_state,
+                    test_size=self.validation_fraction, stratify=stratify,
+                )
+                sample_weight_train = sample_weight_val = None
+            else:
+                (X_train, X_val, y_train, y_val,
+                 sample_weight_train, sample_weight_val) = train_test_split(
+                    X, y, sample_weight, random_state=random_state,
+                    test_size=self.validation_fraction, stratify=stratify,
+                )
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' "
+                    "or the size of your dataset."
+                )
+            y_val = self._label_binarizer.inverse_transform(y_val)
+            X_val = np.ascontiguousarray(X_val)
+        else:
+            X_train, y_train, sample_weight_train = X, y, sample_weight
+            X_val = y_val = sample_weight_val = None
+
+        X_train = np.ascontiguousarray(X_train)
+        Y_train = np.ascontiguousarray(y_train, dtype=dtype)
+        if sample_weight_train is not None:
+            sample_weight_train = np.ascontiguousarray(sample_weight_train)
+
+        n_samples = X_train.shape[0]
+        sample_idx = np.arange(n_samples, dtype=np.int64)
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than "
+                    "sample size. It is going to be clipped"
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        n_batches = math.ceil(n_samples / batch_size)
+
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    # The new order permutes the previous one (they compound).
+                    sample_idx = shuffle(sample_idx, random_state=random_state)
+                self.loss_ = impl.train_epoch(
+                    self.coefs_, self.intercepts_, X_train, Y_train,
+                    sample_weight_train,
+                    np.ascontiguousarray(sample_idx, dtype=np.int64) if self.shuffle else None,
+                    batch_size, self.activation, self.out_activation_,
+                    float(self.alpha), self.solver, optimizer.state,
+                    optimizer.learning_rate, float(self.momentum),
+                    bool(self.nesterovs_momentum), float(self.beta_1),
+                    float(self.beta_2), float(self.epsilon), optimizer.t,
+                )
+                if self.solver == "adam":
+                    optimizer.t += n_batches
+
+                self.n_iter_ += 1
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+
+                self._update_no_improvement_count(
+                    early_stopping, X_val, y_val, sample_weight_val
+                )
+                optimizer.iteration_ends(self.t_)
+
+                if self._no_improvement_count > self.n_iter_no_change:
+                    if early_stopping:
+                        msg = (
+                            "Validation score did not improve more than "
+                            "tol=%f for %d consecutive epochs."
+                            % (self.tol, self.n_iter_no_change)
+                        )
+                    else:
+                        msg = (
+                            "Training loss did not improve more than tol=%f"
+                            " for %d consecutive epochs."
+                            % (self.tol, self.n_iter_no_change)
+                        )
+                    if optimizer.trigger_stopping(msg, self.verbose):
+                        break
+                    self._no_improvement_count = 0
+
+                if incremental:
+                    break
+
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        "Stochastic Optimizer: Maximum iterations (%d) "
+                        "reached and the optimization hasn't converged yet."
+                        % self.max_iter,
+                        ConvergenceWarning,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+
+        if early_stopping:  # restore the best weights
+            self.coefs_ = self._best_coefs
+            self.intercepts_ = self._best_intercepts
+
+    def _update_no_improvement_count(self, early_stopping, X, y, sample_weight):
+        if early_stopping:
+            val_score = self._score(X, y, sample_weight=sample_weight)
+            self.validation_scores_.append(val_score)
+            if self.verbose:
+                print("Validation score: %f" % self.validation_scores_[-1])
+            last_valid_score = self.validation_scores_[-1]
+            if last_valid_score < (self.best_validation_score_ + self.tol):
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if last_valid_score > self.best_validation_score_:
+                self.best_validation_score_ = last_valid_score
+                self._best_coefs = [c.copy() for c in self.coefs_]
+                self._best_intercepts = [b.copy() for b in self.intercepts_]
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    # -------------------------------------------------------------- predict
+
+    def _forward(self, X, check_input=True):
+        """Output-layer activations for X (float32 only if X and model are)."""
+        if check_input:
+            X = validate_data(
+                self, X, accept_sparse=["csr", "csc"],
+                dtype=(np.float64, np.float32), reset=False,
+            )
+            if hasattr(X, "toarray"):
+                X = X.toarray()
+        model_dtype = self.coefs_[0].dtype
+        dtype = np.float32 if (X.dtype == np.float32 and model_dtype == np.float32) \
+            else np.float64
+        X = np.ascontiguousarray(X, dtype=dtype)
+        coefs = [np.ascontiguousarray(c, dtype=dtype) for c in self.coefs_]
+        intercepts = [np.ascontiguousarray(b, dtype=dtype) for b in self.intercepts_]
+        return impl.forward(coefs, intercepts, X, self.activation, self.out_activation_)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward(X, check_input=check_input)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        return self._label_binarizer.inverse_transform(y_pred)
+
+    def _score(self, X, y, sample_weight=None):
+        """Accuracy without input validation (early stopping)."""
+        y_pred = self._predict(X, check_input=False)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return accuracy_score(y, y_pred, sample_weight=sample_weight)
+
+    def predict(self, X):
+        """Predict class labels (label-indicator matrix for multilabel).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def predict_proba(self, X):
+        """Probability of each class, columns ordered as ``classes_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_prob : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        y_pred = self._forward(X)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        if y_pred.ndim == 1:
+            return np.vstack([1 - y_pred, y_pred]).T
+        return y_pred
+
+    def predict_log_proba(self, X):
+        """``log(predict_proba(X))``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_y_prob : ndarray of shape (n_samples, n_classes)
+        """
+        y_prob = self.predict_proba(X)
+        return np.log(y_prob, out=y_prob)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.classifier_tags.multi_label = True
+        return tags
