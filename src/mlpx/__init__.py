@@ -6,5 +6,6 @@ __version__ = "0.1.0"
 from ._backend import get_backend
 from ._config import show_config
 from ._api import forward, loss_and_grad
+from ._estimator import MLPClassifier
 
 __all__ = ["__version__", "get_backend", "show_config", "forward", "loss_and_grad"]
