@@ -1,0 +1,149 @@
+"""ONNX export through skl2onnx, reusing scikit-learn's MLP converter.
+
+mlpx's fitted attributes are scikit-learn's (``coefs_``, ``intercepts_``,
+``classes_``, ``n_layers_``, ``activation``, ``out_activation_``,
+``_label_binarizer``), so skl2onnx's ``convert_sklearn_mlp_classifier`` builds
+the graph; mlpx only registers its class with it (DESIGN.md section 7). After
+the first ``export_onnx`` call, ``skl2onnx.to_onnx`` also converts mlpx models
+on their own and inside scikit-learn pipelines.
+
+The graph: input ``"X"`` (float32 or float64, the dtype the model was fitted
+in, any batch size), outputs ``"label"`` (class labels; a 0/1 int64 matrix for
+multilabel) and ``"probabilities"`` (a plain tensor, columns as ``classes_``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional, Union
+
+import numpy as np
+
+_EXTRA_HINT = "install it with `pip install mlpx[onnx]` (skl2onnx, onnx; onnxruntime to run)"
+_registered = False
+
+
+def _import_skl2onnx():
+    try:
+        import onnx  # noqa: F401
+        import skl2onnx
+    except ImportError as exc:
+        raise ImportError(
+            f"mlpx.export_onnx needs skl2onnx and onnx ({exc}); {_EXTRA_HINT}"
+        ) from exc
+    return skl2onnx
+
+
+def _shape_calculator(operator):
+    """scikit-learn's classifier shapes; multilabel labels are (N, L), not (N,)."""
+    from skl2onnx.common.data_types import Int64TensorType
+    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+
+    calculate_linear_classifier_output_shapes(operator)
+    est = operator.raw_operator
+    if _is_multilabel(est):
+        n = operator.inputs[0].get_first_dimension()
+        operator.outputs[0].set_type(Int64TensorType(shape=[n, len(est.classes_)]))
+
+
+def _convert(scope, operator, container):
+    """scikit-learn's MLP converter; for float64 multilabel, the 0.5 threshold
+    becomes ``Greater`` (onnxruntime has no double ``Binarizer`` kernel)."""
+    from skl2onnx.operator_converters.multilayer_perceptron import (
+        convert_sklearn_mlp_classifier,
+    )
+    from skl2onnx.proto import onnx_proto
+
+    first = len(container.nodes)
+    convert_sklearn_mlp_classifier(scope, operator, container)
+    double = operator.inputs[0].type.to_onnx_type().tensor_type.elem_type == \
+        onnx_proto.TensorProto.DOUBLE
+    if not (double and _is_multilabel(operator.raw_operator)):
+        return
+    for node in container.nodes[first:]:
+        if node.op_type == "Binarizer":  # rewrite in place: x > 0.5
+            half = scope.get_unique_variable_name("half")
+            container.add_initializer(half, onnx_proto.TensorProto.DOUBLE, [], [0.5])
+            node.op_type, node.domain = "Greater", ""
+            del node.attribute[:]
+            node.input.append(half)
+
+
+def _is_multilabel(est) -> bool:
+    lb = getattr(est, "_label_binarizer", None)
+    if lb is not None:
+        return lb.y_type_ == "multilabel-indicator"
+    return est.out_activation_ == "logistic" and est.n_outputs_ > 1
+
+
+def register() -> None:
+    """Register ``mlpx.MLPClassifier`` with skl2onnx (idempotent)."""
+    global _registered
+    if _registered:
+        return
+    skl2onnx = _import_skl2onnx()
+    from ._estimator import MLPClassifier
+
+    skl2onnx.update_registered_converter(
+        MLPClassifier,
+        "MlpxMLPClassifier",
+        _shape_calculator,
+        _convert,
+        options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
+    )
+    _registered = True
+
+
+def _check_exportable(est) -> None:
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(est, "coefs_")
+    classes = np.asarray(est.classes_)
+    if classes.dtype.kind == "f" and not np.all(classes == np.round(classes)):
+        # skl2onnx stores numeric labels as int32: 0.5 would become 0
+        raise ValueError(
+            f"ONNX export needs integer or string class labels, got {classes!r}"
+        )
+    if est.activation not in ("identity", "logistic", "tanh", "relu"):
+        raise ValueError(f"activation {est.activation!r} has no ONNX mapping")
+
+
+def export_onnx(estimator: Any, path: Optional[Union[str, os.PathLike]] = None,
+                *, target_opset: Optional[int] = None):
+    """Convert a fitted ``MLPClassifier`` to an ``onnx.ModelProto``.
+
+    Parameters
+    ----------
+    estimator : fitted mlpx.MLPClassifier (a fitted scikit-learn
+        ``MLPClassifier`` works too)
+    path : str or PathLike, optional
+        Also write the model there.
+    target_opset : int, optional
+        ONNX opset; default: the newest skl2onnx supports.
+
+    Returns
+    -------
+    onnx.ModelProto
+        Input ``"X"`` of shape ``(None, n_features_in_)`` in the fitted dtype;
+        outputs ``"label"`` and ``"probabilities"`` (no ZipMap). Run it with
+        ``onnxruntime.InferenceSession(model.SerializeToString())``.
+    """
+    skl2onnx = _import_skl2onnx()
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+
+    register()
+    _check_exportable(estimator)
+    dtype = np.asarray(estimator.coefs_[0]).dtype
+    tensor_type = DoubleTensorType if dtype == np.float64 else FloatTensorType
+    n_features = np.asarray(estimator.coefs_[0]).shape[0]
+    model = skl2onnx.convert_sklearn(
+        estimator,
+        name="mlpx.MLPClassifier",
+        initial_types=[("X", tensor_type([None, n_features]))],
+        options={id(estimator): {"zipmap": False}},
+        target_opset=target_opset,
+    )
+    if path is not None:
+        with open(path, "wb") as f:
+            f.write(model.SerializeToString())
+    return model
