@@ -1,0 +1,297 @@
+"""Save and load a fitted ``MLPClassifier`` as one ``.npz`` file, without pickle.
+
+The file is ``numpy.savez`` output read back with ``allow_pickle=False``, so
+loading a file from someone else can allocate arrays but never run code. It
+holds:
+
+========================  ====================================================
+key                       content
+========================  ====================================================
+``format``                str, always ``"mlpx.MLPClassifier"``
+``format_version``        int (``FORMAT_VERSION``); other versions are refused
+``mlpx_version``          str, the mlpx that wrote the file (informational)
+``params``                str, JSON of ``get_params()``
+``attrs``                 str, JSON of the scalar fitted attributes
+``coef_<i>``              ``coefs_[i]``, float32 or float64, i = 0..n_layers_-2
+``intercept_<i>``         ``intercepts_[i]``
+``classes_``              numbers, bools or unicode strings (object dtype is
+                          stored as unicode and restored as object)
+``loss_curve_``           float64, optional (stochastic solvers)
+``validation_scores_``    float64, optional (early stopping)
+``feature_names_in_``     unicode, optional
+========================  ====================================================
+
+``load`` checks everything it reads (keys, format version, dtypes, shapes that
+chain, class count against the output layer, parameter values) and raises
+ValueError naming the problem; a truncated or altered file fails the zip
+CRC check and is reported the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zipfile
+from numbers import Integral, Real
+from typing import Any, BinaryIO, Dict, Union
+
+import numpy as np
+
+FORMAT = "mlpx.MLPClassifier"
+FORMAT_VERSION = 1
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+# scalar fitted attributes kept in "attrs" (present when the estimator has them)
+_SCALARS = ("n_features_in_", "n_layers_", "n_outputs_", "out_activation_",
+            "n_iter_", "t_", "loss_", "best_loss_", "best_validation_score_",
+            "_no_improvement_count")
+_OPTIONAL_ARRAYS = ("loss_curve_", "validation_scores_", "feature_names_in_")
+_Y_TYPES = {"binary", "multiclass", "multilabel-indicator"}
+
+
+def _to_json(value: Any) -> Any:
+    """JSON-ready copy of a parameter or scalar attribute (numpy scalars too)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (Integral, np.integer)):
+        return int(value)
+    if isinstance(value, (Real, np.floating)):
+        return float(value)  # inf and nan are written as Infinity / NaN
+    if isinstance(value, (tuple, list, np.ndarray)):
+        return [_to_json(v) for v in value]
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"cannot store {type(value).__name__} value {value!r}")
+
+
+def save(estimator: Any, path: Union[PathLike, BinaryIO]) -> None:
+    """Write a fitted ``mlpx.MLPClassifier`` to ``path`` (one ``.npz`` file,
+    or an open binary file).
+
+    ``numpy.savez`` appends ``.npz`` to a path without it. A ``random_state``
+    that is a ``RandomState`` instance cannot be stored and is saved as None.
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    from . import __version__
+
+    check_is_fitted(estimator, "coefs_")
+    params = estimator.get_params(deep=False)
+    if not isinstance(params.get("random_state"), (type(None), Integral, np.integer)):
+        params["random_state"] = None
+    arrays: Dict[str, np.ndarray] = {
+        "format": np.array(FORMAT),
+        "format_version": np.array(FORMAT_VERSION),
+        "mlpx_version": np.array(__version__),
+        "params": np.array(json.dumps({k: _to_json(v) for k, v in params.items()})),
+    }
+    attrs = {k: _to_json(getattr(estimator, k)) for k in _SCALARS if hasattr(estimator, k)}
+    classes = np.asarray(estimator.classes_)
+    attrs["classes_dtype"] = "object" if classes.dtype == object else classes.dtype.str
+    if classes.dtype == object:
+        if not all(isinstance(c, str) for c in classes):
+            raise TypeError("classes_ of object dtype must all be strings to be saved")
+        classes = classes.astype(str)
+    attrs["y_type"] = estimator._label_binarizer.y_type_
+    arrays["attrs"] = np.array(json.dumps(attrs))
+    arrays["classes_"] = classes
+    for i, (W, b) in enumerate(zip(estimator.coefs_, estimator.intercepts_)):
+        arrays[f"coef_{i}"] = np.asarray(W)
+        arrays[f"intercept_{i}"] = np.asarray(b)
+    for name in _OPTIONAL_ARRAYS:
+        value = getattr(estimator, name, None)
+        if value is not None:
+            value = np.asarray(value)
+            arrays[name] = value.astype(str) if value.dtype == object else value
+    np.savez(path, **arrays)
+
+
+def _fail(path, what: str):
+    name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else getattr(path, "name", "<file>")
+    raise ValueError(f"{name}: not a valid mlpx model file: {what}")
+
+
+def _read_all(path) -> Dict[str, np.ndarray]:
+    """Every array of the npz, read in full (so the zip CRCs are checked)."""
+    if hasattr(path, "read"):  # an open binary file
+        start = path.tell()
+        magic = path.read(4)
+        path.seek(start)
+    else:
+        with open(path, "rb") as f:  # a missing file raises FileNotFoundError
+            magic = f.read(4)
+    if magic != b"PK\x03\x04":
+        _fail(path, "not an .npz (zip) file")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            _fail(path, "it holds a pickled (object) array, which is never loaded")
+        _fail(path, f"unreadable array ({exc})")
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as exc:
+        _fail(path, f"truncated or corrupted ({type(exc).__name__}: {exc})")
+
+
+def _text(path, data, key) -> str:
+    a = data[key]
+    if a.shape != () or a.dtype.kind != "U":
+        _fail(path, f"{key!r} must be a string")
+    return str(a)
+
+
+def _json(path, data, key) -> dict:
+    try:
+        value = json.loads(_text(path, data, key))
+    except json.JSONDecodeError as exc:
+        _fail(path, f"{key!r} is not valid JSON ({exc})")
+    if not isinstance(value, dict):
+        _fail(path, f"{key!r} must hold a JSON object")
+    return value
+
+
+def load(path: Union[PathLike, BinaryIO]):
+    """Read a model written by ``save``; returns a fitted ``mlpx.MLPClassifier``.
+
+    Predictions are bitwise equal to the saved estimator's. Raises
+    ValueError naming the problem when the file is not an mlpx model,
+    has an unknown format version, misses keys, has unexpected keys, or
+    holds arrays of the wrong dtype or shape; FileNotFoundError when there
+    is no file.
+    """
+    from sklearn.preprocessing import LabelBinarizer
+
+    from ._estimator import MLPClassifier
+
+    data = _read_all(path)
+    for key in ("format", "format_version", "params", "attrs", "classes_", "mlpx_version"):
+        if key not in data:
+            _fail(path, f"missing key {key!r}")
+    if _text(path, data, "format") != FORMAT:
+        _fail(path, f"format is {str(data['format'])!r}, expected {FORMAT!r}")
+    version = data["format_version"]
+    if version.shape != () or version.dtype.kind not in "iu":
+        _fail(path, "'format_version' must be an integer")
+    if int(version) != FORMAT_VERSION:
+        _fail(path, f"format version {int(version)} is not supported "
+                    f"(this mlpx reads version {FORMAT_VERSION})")
+    _text(path, data, "mlpx_version")
+
+    params = _json(path, data, "params")
+    attrs = _json(path, data, "attrs")
+    for key in ("n_features_in_", "n_layers_", "n_outputs_", "out_activation_",
+                "classes_dtype", "y_type"):
+        if key not in attrs:
+            _fail(path, f"missing attribute {key!r} in 'attrs'")
+    for key in attrs:
+        if key not in _SCALARS + ("classes_dtype", "y_type"):
+            _fail(path, f"unknown attribute {key!r} in 'attrs'")
+
+    est = MLPClassifier()
+    unknown = set(params) - set(est.get_params(deep=False))
+    if unknown:
+        _fail(path, f"unknown parameters {sorted(unknown)}")
+    if isinstance(params.get("hidden_layer_sizes"), list):
+        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    est.set_params(**params)
+    try:
+        est._validate_params()
+    except ValueError as exc:
+        _fail(path, f"bad parameter value ({exc})")
+
+    n_layers = attrs["n_layers_"]
+    if not isinstance(n_layers, int) or n_layers < 2:
+        _fail(path, f"n_layers_ must be an integer >= 2, got {n_layers!r}")
+    expected = {"format", "format_version", "mlpx_version", "params", "attrs", "classes_"}
+    expected |= {f"coef_{i}" for i in range(n_layers - 1)}
+    expected |= {f"intercept_{i}" for i in range(n_layers - 1)}
+    missing = sorted(expected - set(data), key=lambda k: (len(k), k))
+    if missing:
+        _fail(path, f"missing key{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
+    extra = sorted(set(data) - expected - set(_OPTIONAL_ARRAYS))
+    if extra:
+        _fail(path, f"unexpected key{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))}")
+
+    coefs = [data[f"coef_{i}"] for i in range(n_layers - 1)]
+    intercepts = [data[f"intercept_{i}"] for i in range(n_layers - 1)]
+    dtype = coefs[0].dtype
+    if dtype not in (np.float32, np.float64):
+        _fail(path, f"coef_0 has dtype {dtype}, expected float32 or float64")
+    fan_in = attrs["n_features_in_"]
+    if not isinstance(fan_in, int) or fan_in < 1:
+        _fail(path, f"n_features_in_ must be a positive integer, got {fan_in!r}")
+    for i, (W, b) in enumerate(zip(coefs, intercepts)):
+        for name, a in ((f"coef_{i}", W), (f"intercept_{i}", b)):
+            if a.dtype != dtype:
+                _fail(path, f"{name} has dtype {a.dtype}, expected {dtype} like coef_0")
+            if not np.isfinite(a).all():
+                _fail(path, f"{name} holds non-finite values")
+        if W.ndim != 2 or W.shape[0] != fan_in:
+            _fail(path, f"coef_{i} has shape {W.shape}, expected ({fan_in}, n)")
+        if b.shape != (W.shape[1],):
+            _fail(path, f"intercept_{i} has shape {b.shape}, expected ({W.shape[1]},)")
+        fan_in = W.shape[1]
+    hidden = est.hidden_layer_sizes
+    hidden = list(hidden) if hasattr(hidden, "__iter__") else [hidden]
+    if [W.shape[1] for W in coefs[:-1]] != hidden:
+        _fail(path, f"layer widths {[W.shape[1] for W in coefs[:-1]]} do not match "
+                    f"hidden_layer_sizes={est.hidden_layer_sizes}")
+
+    y_type, n_outputs = attrs["y_type"], attrs["n_outputs_"]
+    classes = data["classes_"]
+    if y_type not in _Y_TYPES:
+        _fail(path, f"y_type {y_type!r} is not one of {sorted(_Y_TYPES)}")
+    if classes.ndim != 1 or classes.dtype.kind not in "biufU":
+        _fail(path, f"classes_ must be a 1-d array of numbers or strings, got "
+                    f"dtype {classes.dtype} and shape {classes.shape}")
+    if len(np.unique(classes)) != len(classes):
+        _fail(path, "classes_ holds duplicates")
+    want_outputs = 1 if y_type == "binary" else len(classes)
+    if n_outputs != want_outputs or coefs[-1].shape[1] != n_outputs:
+        _fail(path, f"{len(classes)} classes ({y_type}) need {want_outputs} outputs; "
+                    f"n_outputs_={n_outputs!r}, last layer has {coefs[-1].shape[1]}")
+    want_act = "softmax" if y_type == "multiclass" else "logistic"
+    if attrs["out_activation_"] != want_act:
+        _fail(path, f"out_activation_ {attrs['out_activation_']!r} does not match "
+                    f"a {y_type} target (expected {want_act!r})")
+    if attrs["classes_dtype"] == "object":
+        if classes.dtype.kind != "U":
+            _fail(path, "classes_dtype 'object' needs string classes_")
+        classes = classes.astype(object)
+    elif attrs["classes_dtype"] != classes.dtype.str:
+        _fail(path, f"classes_ has dtype {classes.dtype.str}, 'attrs' says "
+                    f"{attrs['classes_dtype']}")
+
+    curves = {}
+    for name in _OPTIONAL_ARRAYS:
+        if name in data:
+            a = data[name]
+            kind = "U" if name == "feature_names_in_" else "f"
+            if a.ndim != 1 or a.dtype.kind != kind:
+                _fail(path, f"{name} must be a 1-d {'string' if kind == 'U' else 'float'} array")
+            curves[name] = a
+    if "feature_names_in_" in curves and len(curves["feature_names_in_"]) != attrs["n_features_in_"]:
+        _fail(path, "feature_names_in_ does not have n_features_in_ entries")
+
+    lb = LabelBinarizer()
+    lb.classes_, lb.y_type_, lb.sparse_input_ = classes, y_type, False
+    est._label_binarizer = lb
+    est.classes_ = classes
+    est.coefs_ = [np.ascontiguousarray(W) for W in coefs]
+    est.intercepts_ = [np.ascontiguousarray(b) for b in intercepts]
+    est._best_coefs = [W.copy() for W in est.coefs_]
+    est._best_intercepts = [b.copy() for b in est.intercepts_]
+    for key in _SCALARS:
+        if key in attrs:
+            setattr(est, key, attrs[key])
+    if "loss_curve_" in curves:
+        est.loss_curve_ = [float(v) for v in curves["loss_curve_"]]
+    if "validation_scores_" in curves:
+        est.validation_scores_ = [float(v) for v in curves["validation_scores_"]]
+    elif "loss_curve_" in curves:
+        est.validation_scores_ = None
+    if "feature_names_in_" in curves:
+        est.feature_names_in_ = curves["feature_names_in_"].astype(object)
+    return est
