@@ -241,3 +241,12 @@ def test_works_in_pipeline_and_cross_validation(multiclass):
     scores = cross_val_score(pipe, X, y, cv=3)
     assert scores.mean() > 0.6
     assert clone(pipe).get_params()["mlpclassifier__activation"] == "logistic"
+
+
+def test_demo_command_reaches_accuracy(capsys):
+    from mlpx.__main__ import main
+    assert main(["demo", "--no-sklearn", "--every", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "epoch    1" in out and "epoch   50" in out
+    accuracy = float(out.split("test accuracy")[1].split()[0])
+    assert accuracy >= 0.96
