@@ -1,0 +1,423 @@
+"""The systems under test. Each one trains the same network (logistic hidden
+units, softmax or one logistic output, plain minibatch SGD with shuffling, no
+momentum, no penalty) on the same data, and times whole epochs.
+
+Interface (used in-process by the pytest-benchmark suite, and inside one
+worker process per system by ``benchmarks.report``):
+
+    s = SYSTEMS[name]()
+    s.setup(cfg, threads)   # data, model, compilation, one warm-up; raises Skip
+    s.train(k) -> seconds   # k whole epochs, timed inside (k >= 1)
+    s.infer() -> seconds    # predict_proba (or the peer's forward) on 10,000 rows
+    s.info() -> dict        # versions, backend, threads
+
+How each system times an epoch:
+  estimators (mlpx, mlpx-numpy, sklearn): a fresh ``fit`` with
+      max_iter=k, tol=0, n_iter_no_change=10**9 (never stops early), timed
+      whole and divided by k by the caller: per-epoch cost including the fit's
+      one-time input validation and initialization, amortized over k. (Not
+      ``partial_fit``: it re-validates the whole data set every epoch, a cost
+      no peer here pays.) ``n_iter_`` is checked to be k.
+  torch: k epochs of randperm + per-batch gather + forward/backward/step.
+  jax: k calls of one compiled epoch (jit + lax.scan; one gather of the
+      permuted data per epoch, then contiguous batches; the tail batch after
+      the scan); compiled ahead in setup, never timed; block_until_ready.
+  bound / bound-mkl: k epochs of GEMMs in one C call (gemm_bound.c).
+"""
+
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from .configs import LEARNING_RATE, make_data
+
+
+class Skip(Exception):
+    """The system cannot run here (package absent, backend missing): the
+    message says why; the report prints it."""
+
+
+class System:
+    name = "?"
+
+    def setup(self, cfg, threads):
+        raise NotImplementedError
+
+    def train(self, k):
+        raise NotImplementedError
+
+    def infer(self):
+        raise NotImplementedError
+
+    def info(self):
+        return {}
+
+
+# ---------------------------------------------------------------- estimators
+
+class _EstimatorSystem(System):
+    def _estimator_class(self):
+        raise NotImplementedError
+
+    def _make(self, k):
+        cfg = self.cfg
+        return self.cls(
+            hidden_layer_sizes=cfg.hidden, activation="logistic", solver="sgd",
+            momentum=0.0, alpha=0.0, batch_size=cfg.batch,
+            learning_rate_init=LEARNING_RATE, learning_rate="constant", shuffle=True,
+            max_iter=k, tol=0.0, n_iter_no_change=10**9, early_stopping=False,
+            random_state=0)
+
+    def setup(self, cfg, threads):
+        self.cls = self._estimator_class()
+        self.cfg = cfg
+        self.X, self.y, self.X_infer = make_data(cfg)
+        self.est = None
+        self.train(1)      # warm-up: first-call imports, BLAS buffers
+
+    def train(self, k):
+        est = self._make(k)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # ConvergenceWarning at max_iter
+            t0 = time.perf_counter()
+            est.fit(self.X, self.y)
+            t = time.perf_counter() - t0
+        if getattr(est, "n_iter_", k) != k:
+            raise RuntimeError(f"{self.name}: fit ran {est.n_iter_} epochs, expected {k}")
+        if est.coefs_[0].dtype != self.X.dtype:
+            raise RuntimeError(f"{self.name}: trained in {est.coefs_[0].dtype}, "
+                               f"data is {self.X.dtype}")
+        self.est = est
+        return t
+
+    def infer(self):
+        t0 = time.perf_counter()
+        P = self.est.predict_proba(self.X_infer)
+        t = time.perf_counter() - t0
+        assert P.shape == (self.X_infer.shape[0], self.cfg.n_classes)
+        return t
+
+
+class MlpxSystem(_EstimatorSystem):
+    """mlpx.MLPClassifier with a given backend; the backend is the process's
+    (MLPX_BACKEND is read at import), and is checked, never assumed."""
+
+    backend = "native"
+
+    def __init__(self):
+        self.name = "mlpx" if self.backend == "native" else f"mlpx-{self.backend}"
+
+    def _estimator_class(self):
+        try:
+            import mlpx
+        except ImportError as exc:
+            raise Skip(f"mlpx ({self.backend} backend) cannot import: {exc}") from exc
+        active = mlpx.get_backend()
+        if active != self.backend:
+            raise Skip(f"{self.name}: this process runs mlpx backend {active!r}, not "
+                       f"{self.backend!r} (set MLPX_BACKEND={self.backend} for it)")
+        if not hasattr(mlpx, "MLPClassifier"):
+            raise Skip("mlpx.MLPClassifier is not available yet")
+        return mlpx.MLPClassifier
+
+    def info(self):
+        import mlpx
+        out = {"mlpx": getattr(mlpx, "__version__", "?"), "backend": mlpx.get_backend()}
+        try:
+            from mlpx import _blas
+            p = _blas.provider or _blas.find_provider()
+            out["blas_library"] = p.get("library")
+            out["blas_symbol"] = p.get("symbol")
+            out["blas_ilp64"] = p.get("ilp64")
+            if _blas.provider is not None:
+                out["blas_threads"] = _blas.threads()
+        except Exception as exc:  # noqa: BLE001
+            out["blas_error"] = repr(exc)
+        return out
+
+
+class MlpxNumpySystem(MlpxSystem):
+    backend = "numpy"
+
+
+class SklearnSystem(_EstimatorSystem):
+    name = "sklearn"
+
+    def _estimator_class(self):
+        try:
+            from sklearn.neural_network import MLPClassifier
+        except ImportError as exc:
+            raise Skip(f"scikit-learn not installed: {exc}") from exc
+        return MLPClassifier
+
+    def info(self):
+        import sklearn
+        return {"sklearn": sklearn.__version__}
+
+
+# --------------------------------------------------------------------- torch
+
+class TorchSystem(System):
+    name = "torch"
+
+    def setup(self, cfg, threads):
+        try:
+            import torch
+        except ImportError as exc:
+            raise Skip("PyTorch not installed (pip install torch==2.13.0, the bench "
+                       f"extra): {exc}") from exc
+        self.torch = torch
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        self.cfg = cfg
+        X, y, X_infer = make_data(cfg)
+        self.X = torch.from_numpy(X)
+        self.X_infer = torch.from_numpy(X_infer)
+        dtype = self.X.dtype
+        layers = []
+        sizes = cfg.layers
+        for i, (f, o) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(torch.nn.Linear(f, o, dtype=dtype))
+            if i < len(sizes) - 2:
+                layers.append(torch.nn.Sigmoid())
+        self.model = torch.nn.Sequential(*layers)
+        if cfg.n_classes == 2:
+            self.y = torch.from_numpy(y.astype(X.dtype))
+            self.loss_fn = torch.nn.BCEWithLogitsLoss()
+        else:
+            self.y = torch.from_numpy(y)
+            self.loss_fn = torch.nn.CrossEntropyLoss()
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=LEARNING_RATE, momentum=0.0)
+        self.gen = torch.Generator().manual_seed(0)
+        self.train(1)
+        self.infer()
+
+    def _epoch(self):
+        torch, B = self.torch, self.cfg.batch
+        n = self.X.shape[0]
+        perm = torch.randperm(n, generator=self.gen)
+        total = torch.zeros((), dtype=self.X.dtype)
+        binary = self.cfg.n_classes == 2
+        for start in range(0, n, B):
+            idx = perm[start:start + B]
+            xb, yb = self.X[idx], self.y[idx]
+            self.opt.zero_grad(set_to_none=True)
+            out = self.model(xb)
+            loss = self.loss_fn(out[:, 0] if binary else out, yb)
+            loss.backward()
+            self.opt.step()
+            total += loss.detach() * idx.shape[0]
+        return float(total) / n
+
+    def train(self, k):
+        t0 = time.perf_counter()
+        for _ in range(k):
+            loss = self._epoch()
+        t = time.perf_counter() - t0
+        if not np.isfinite(loss):
+            raise RuntimeError(f"torch: non-finite loss {loss}")
+        return t
+
+    def infer(self):
+        torch = self.torch
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            out = self.model(self.X_infer)
+            if self.cfg.n_classes == 2:
+                p = torch.sigmoid(out)
+                P = torch.cat([1 - p, p], dim=1)
+            else:
+                P = torch.softmax(out, dim=1)
+        t = time.perf_counter() - t0
+        assert P.shape[1] == self.cfg.n_classes
+        return t
+
+    def info(self):
+        torch = self.torch if hasattr(self, "torch") else __import__("torch")
+        return {"torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+                "torch_interop_threads": torch.get_num_interop_threads(),
+                "torch_blas": "MKL" if torch.backends.mkl.is_available() else "?"}
+
+
+# ----------------------------------------------------------------------- jax
+
+class JaxSystem(System):
+    name = "jax"
+
+    def setup(self, cfg, threads):
+        try:
+            import jax
+        except ImportError as exc:
+            raise Skip(f"JAX not installed (pip install jax, the bench extra): {exc}") from exc
+        import jax.numpy as jnp
+        from jax import lax
+        jax.config.update("jax_enable_x64", True)   # float64 configs; f32 stays f32
+        jax.config.update("jax_platforms", "cpu")
+        self.jax, self.cfg = jax, cfg
+        X, y, X_infer = make_data(cfg)
+        dtype = X.dtype
+        binary = cfg.n_classes == 2
+        n, B = X.shape[0], cfg.batch
+        n_full, tail = n // B, n % B
+        lr = LEARNING_RATE
+
+        rng = np.random.default_rng(0)
+        params = []
+        for f, o in zip(cfg.layers[:-1], cfg.layers[1:]):
+            b = np.sqrt(2.0 / (f + o))
+            params.append((jnp.asarray(rng.uniform(-b, b, (f, o)).astype(dtype)),
+                           jnp.asarray(rng.uniform(-b, b, o).astype(dtype))))
+
+        def logits_of(params, x):
+            z = x
+            for W, b in params[:-1]:
+                z = jax.nn.sigmoid(z @ W + b)
+            W, b = params[-1]
+            return z @ W + b
+
+        def loss_fn(params, xb, yb):
+            out = logits_of(params, xb)
+            if binary:
+                z = out[:, 0]
+                return jnp.mean(jax.nn.softplus(z) - yb * z)
+            logp = jax.nn.log_softmax(out, axis=1)
+            return -jnp.mean(jnp.take_along_axis(logp, yb[:, None], axis=1))
+
+        grad_fn = jax.value_and_grad(loss_fn)
+
+        def step(params, batch):
+            loss, g = grad_fn(params, *batch)
+            params = jax.tree_util.tree_map(lambda p, gp: p - lr * gp, params, g)
+            return params, loss
+
+        def epoch(params, X, y, key):
+            key, sub = jax.random.split(key)
+            perm = jax.random.permutation(sub, n)
+            Xp, yp = X[perm], y[perm]           # the one gather of the epoch
+            m = n_full * B
+            xs = Xp[:m].reshape(n_full, B, X.shape[1])
+            ys = yp[:m].reshape(n_full, B)
+            params, losses = lax.scan(step, params, (xs, ys))
+            total = losses.sum() * B
+            if tail:
+                params, last = step(params, (Xp[m:], yp[m:]))
+                total = total + last * tail
+            return params, total / n, key
+
+        def proba(params, x):
+            out = logits_of(params, x)
+            if binary:
+                p = jax.nn.sigmoid(out)
+                return jnp.concatenate([1 - p, p], axis=1)
+            return jax.nn.softmax(out, axis=1)
+
+        self.X = jnp.asarray(X)
+        self.y = jnp.asarray(y.astype(dtype) if binary else y.astype(np.int32))
+        self.X_infer = jnp.asarray(X_infer)
+        self.key = jax.random.PRNGKey(0)
+        self.params = params
+        # compile ahead (not timed)
+        self.epoch = jax.jit(epoch, donate_argnums=(0,)).lower(
+            self.params, self.X, self.y, self.key).compile()
+        self.proba = jax.jit(proba).lower(self.params, self.X_infer).compile()
+        self.train(1)
+        self.infer()
+
+    def train(self, k):
+        t0 = time.perf_counter()
+        params, key = self.params, self.key
+        for _ in range(k):
+            params, loss, key = self.epoch(params, self.X, self.y, key)
+        loss = float(loss.block_until_ready())   # waits for the last epoch
+        self.jax.block_until_ready(params)
+        t = time.perf_counter() - t0
+        self.params, self.key = params, key
+        if not np.isfinite(loss):
+            raise RuntimeError(f"jax: non-finite loss {loss}")
+        return t
+
+    def infer(self):
+        t0 = time.perf_counter()
+        P = self.proba(self.params, self.X_infer).block_until_ready()
+        t = time.perf_counter() - t0
+        assert P.shape[1] == self.cfg.n_classes
+        return t
+
+    def info(self):
+        import jax
+        import jaxlib
+        return {"jax": jax.__version__, "jaxlib": jaxlib.__version__,
+                "jax_devices": [str(d) for d in jax.devices()],
+                "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")}
+
+
+# --------------------------------------------------------------------- bound
+
+class BoundSystem(System):
+    """GEMM-only lower bound through the BLAS mlpx uses."""
+
+    name = "bound"
+    provider_name = "mlpx"
+
+    def setup(self, cfg, threads):
+        from .bound import Bound, get_provider
+        try:
+            p = get_provider(self.provider_name)
+        except RuntimeError as exc:
+            raise Skip(f"{self.name}: {exc}") from exc
+        if p.get("set_threads") is not None:
+            p["set_threads"](threads)
+        self.provider = p
+        self.cfg = cfg
+        X, y, X_infer = make_data(cfg)
+        self.bound = Bound(p, cfg.layers, cfg.dtype, cfg.batch, X, X_infer)
+        self.bound.selfcheck()
+        self.train(1)
+        self.infer()
+
+    def train(self, k):
+        t0 = time.perf_counter()
+        self.bound.epochs(k)
+        return time.perf_counter() - t0
+
+    def infer(self):
+        t0 = time.perf_counter()
+        self.bound.forward(1)
+        return time.perf_counter() - t0
+
+    def info(self):
+        p = getattr(self, "provider", None) or {}
+        return {"bound_library": p.get("library"), "bound_symbol": p.get("symbol"),
+                "bound_ilp64": p.get("ilp64"),
+                "gemm_calls_per_epoch": self.bound.gemms_per_epoch() if hasattr(self, "bound") else None}
+
+
+class MklBoundSystem(BoundSystem):
+    name = "bound-mkl"
+    provider_name = "mkl"
+
+
+SYSTEMS = {
+    "mlpx": MlpxSystem,
+    "mlpx-numpy": MlpxNumpySystem,
+    "sklearn": SklearnSystem,
+    "torch": TorchSystem,
+    "jax": JaxSystem,
+    "bound": BoundSystem,
+    "bound-mkl": MklBoundSystem,
+}
+
+# Environment each system's worker process starts with (read at import by
+# the libraries concerned).
+def worker_env(name, threads):
+    env = {}
+    if name == "mlpx":
+        env["MLPX_BACKEND"] = "native"
+    elif name == "mlpx-numpy":
+        env["MLPX_BACKEND"] = "numpy"
+    if name == "bound-mkl":
+        env["MKL_NUM_THREADS"] = str(threads)
+    return env

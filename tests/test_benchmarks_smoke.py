@@ -1,0 +1,47 @@
+"""Smoke test of the benchmark harness (benchmarks/, issue 5): quick mode,
+one configuration, mlpx + the GEMM-only bound. Checks that it runs and
+produces finite times and a table; no timing assertions."""
+
+import math
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from benchmarks import report  # noqa: E402
+
+
+def test_quick_report_mlpx_and_bound():
+    results = report.run(["c"], ["mlpx", "bound"], quick=True, repeats=2,
+                         sample_seconds=0.005, sections={"train"})
+    entry = results["configs"]["c"]
+    assert "errors" not in entry, entry.get("errors")
+    bound = entry["train"]["bound"]
+    assert math.isfinite(bound["median"]) and bound["median"] > 0
+    assert all(math.isfinite(x) and x > 0 for x in entry["infer"]["bound"]["samples"])
+    md = report.render_markdown(results)
+    assert "## Training: seconds per epoch" in md
+    assert "| (c) 64-64-10" in md
+    if "mlpx" in results["skipped"]:
+        # native backend not built: said loudly, never replaced by NumPy
+        assert "mlpx skipped" in md and "native" in md
+    else:
+        m = entry["train"]["mlpx"]["median"]
+        assert math.isfinite(m) and m > 0
+        assert results["info"]["mlpx"]["backend"] == "native"
+        assert "mlpx backend: native" in md
+        assert any(r["target"] == "mlpx / bound" and r["value"] is not None
+                   for r in results["targets"])
+
+
+def test_bound_selfcheck_all_dtypes():
+    from benchmarks.bound import Bound, get_provider
+    import numpy as np
+    p = get_provider("mlpx")
+    for dtype in ("float32", "float64"):
+        X = np.random.default_rng(0).standard_normal((70, 9)).astype(dtype)
+        b = Bound(p, (9, 7, 5, 3), dtype, 32, X, X[:10])
+        assert b.selfcheck()
+        assert b.gemms_per_epoch() == 3 * (3 * 3 - 1)
