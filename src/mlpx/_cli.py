@@ -1,0 +1,341 @@
+"""The ``train``, ``predict`` and ``info`` commands of ``python -m mlpx``.
+
+``COMMANDS`` has the shape of ``mlpx.__main__.COMMANDS``: name -> (help,
+add_arguments(parser), run(args) -> exit status). ``add_commands(subparsers)``
+registers them on any argparse subparsers object (each sets ``func``).
+``python -m mlpx._cli`` runs them on their own.
+
+    mlpx train DATA --target COLUMN [--hidden 64,32] [--activation A]
+               [--solver S] [--max-iter N] [--out model.npz]
+    mlpx predict MODEL DATA [--proba]
+    mlpx info
+
+DATA is a ``.csv`` file with a header row (every column but the target must
+be numeric) or a ``.npz`` file with arrays ``X`` and ``y``. User errors (a
+missing file, an unknown column, a non-numeric value, a bad model file) print
+one line on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+import warnings
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+USER_ERROR = 2
+
+
+class CLIError(Exception):
+    """A user error: reported as one line on stderr, exit status 2."""
+
+
+# ------------------------------------------------------------------ data
+
+
+def _parse_number(text: str) -> float:
+    return float(text)  # ValueError for anything else ("", "abc")
+
+
+def _labels(values: List[str]) -> np.ndarray:
+    """Target column as int if every value is an integer, else float, else str."""
+    for kind in (int, float):
+        try:
+            return np.array([kind(v) for v in values])
+        except ValueError:
+            pass
+    return np.array(values)
+
+
+def read_csv(path: str, target: Optional[str] = None,
+             features: Optional[Sequence[str]] = None
+             ) -> Tuple[np.ndarray, Optional[np.ndarray], List[str]]:
+    """Return ``(X, y, feature_names)`` from a CSV file with a header row.
+
+    ``y`` is the ``target`` column (None when no target is given). The
+    features are the columns named in ``features`` (in that order; other
+    columns are ignored), by default every column but the target; each must
+    be numeric.
+    """
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        raise CLIError(f"{path} is empty")
+    header = [h.strip() for h in rows[0]]
+    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
+    if not body:
+        raise CLIError(f"{path} has a header row but no data")
+    for i, r in enumerate(body):
+        if len(r) != len(header):
+            raise CLIError(f"{path} row {i + 2} has {len(r)} fields, the header has {len(header)}")
+    if len(set(header)) != len(header):
+        raise CLIError(f"{path} has duplicate column names")
+    for name in ([target] if target is not None else []) + list(features or []):
+        if name not in header:
+            raise CLIError(f"no column {name!r} in {path} (columns: {', '.join(header)})")
+    column = {name: j for j, name in enumerate(header)}
+    y = _labels([r[column[target]].strip() for r in body]) if target is not None else None
+    names = list(features) if features is not None else [h for h in header if h != target]
+    if not names:
+        raise CLIError(f"{path} has no feature columns besides {target!r}")
+    X = np.empty((len(body), len(names)))
+    for j, name in enumerate(names):
+        for i, r in enumerate(body):
+            cell = r[column[name]].strip()
+            try:
+                X[i, j] = _parse_number(cell)
+            except ValueError:
+                raise CLIError(
+                    f"column {name!r} of {path} is not numeric "
+                    f"(row {i + 2}: {cell!r})") from None
+    return X, y, names
+
+
+def read_npz(path: str, need_y: bool) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in (("X", "y") if need_y else ("X",)) if k not in data.files]
+            if missing:
+                raise CLIError(f"{path} has no array {missing[0]!r} "
+                               f"(arrays: {', '.join(data.files) or 'none'})")
+            X = data["X"]
+            y = data["y"] if need_y else None
+    except CLIError:
+        raise
+    except (ValueError, OSError, EOFError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise CLIError(f"cannot read {path} as .npz: {exc}") from None
+    if X.ndim != 2 or X.dtype.kind not in "biuf":
+        raise CLIError(f"X in {path} must be a numeric 2-d array, got {X.dtype} {X.shape}")
+    return X, y
+
+
+def read_data(path: str, target: Optional[str], need_y: bool,
+              features: Optional[Sequence[str]] = None):
+    """``(X, y, feature_names or None)`` from a .csv or .npz file."""
+    if not os.path.exists(path):
+        raise CLIError(f"no such file: {path}")
+    if path.lower().endswith(".npz"):
+        X, y = read_npz(path, need_y)
+        return X, y, None
+    if path.lower().endswith(".csv"):
+        if need_y and target is None:
+            raise CLIError(f"--target COLUMN is required for a .csv file ({path})")
+        return read_csv(path, target if need_y else None, features)
+    raise CLIError(f"{path}: DATA must be a .csv or .npz file")
+
+
+# ----------------------------------------------------------------- train
+
+
+def _hidden(text: str) -> Tuple[int, ...]:
+    try:
+        sizes = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected positive integers separated by commas (e.g. 64,32), got {text!r}")
+    return sizes
+
+
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", metavar="DATA",
+                        help=".csv with a header row, or .npz with arrays X and y")
+    parser.add_argument("--target", metavar="COLUMN",
+                        help="the label column (required for .csv)")
+    parser.add_argument("--hidden", type=_hidden, default=(100,), metavar="SIZES",
+                        help="hidden layer sizes, comma separated (default 100)")
+    parser.add_argument("--activation", default="logistic",
+                        choices=["logistic", "tanh", "relu", "identity"],
+                        help="hidden activation (default logistic)")
+    parser.add_argument("--solver", default="adam", choices=["adam", "sgd", "lbfgs"],
+                        help="optimizer (default adam)")
+    parser.add_argument("--max-iter", type=int, default=200, metavar="N",
+                        help="maximum epochs (default 200)")
+    parser.add_argument("--dtype", default="float64", choices=["float64", "float32"],
+                        help="training precision (default float64)")
+    parser.add_argument("--test-size", type=float, default=0.2, metavar="FRACTION",
+                        help="held-out fraction for the accuracy (default 0.2)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the split and the model (default 0)")
+    parser.add_argument("--out", metavar="MODEL.npz",
+                        help="save the trained model there (mlpx.load reads it)")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import train_test_split
+
+    from . import _io
+    from ._estimator import MLPClassifier
+
+    if args.max_iter < 1:
+        raise CLIError("--max-iter must be at least 1")
+    if not 0 < args.test_size < 1:
+        raise CLIError("--test-size must be between 0 and 1")
+    X, y, names = read_data(args.data, args.target, need_y=True)
+    X = np.ascontiguousarray(X, dtype=args.dtype)
+    _, counts = np.unique(y, return_counts=True, axis=0)
+    stratify = y if y.ndim == 1 and counts.min() >= 2 else None
+    try:
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=args.test_size, random_state=args.seed, stratify=stratify)
+    except ValueError:  # a test set too small to hold every class
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=args.test_size, random_state=args.seed)
+    model = MLPClassifier(hidden_layer_sizes=args.hidden, activation=args.activation,
+                          solver=args.solver, max_iter=args.max_iter,
+                          random_state=args.seed)
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model.fit(X_train, y_train)
+    fit_time = time.perf_counter() - start
+    accuracy = model.score(X_test, y_test)
+    print(f"data: {args.data}: {X.shape[0]} rows, {X.shape[1]} features, "
+          f"{len(model.classes_)} classes; {len(y_train)} train / {len(y_test)} held out")
+    print(f"model: hidden {','.join(map(str, args.hidden))}, {args.activation}, "
+          f"{args.solver}, {args.dtype}")
+    print(f"fit time: {fit_time:.3f} s ({model.n_iter_} epochs"
+          f"{', max_iter reached before convergence' if any(issubclass(w.category, ConvergenceWarning) for w in caught) else ''})")
+    print(f"training loss: {model.loss_:.6f}")
+    print(f"held-out accuracy: {accuracy:.4f}")
+    if args.out:
+        if names is not None:
+            model.feature_names_in_ = np.array(names, dtype=object)
+        _io.save(model, args.out)
+        saved = args.out if args.out.endswith(".npz") else args.out + ".npz"
+        print(f"saved: {saved}")
+    return 0
+
+
+# --------------------------------------------------------------- predict
+
+
+def _predict_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL", help="a model saved by `mlpx train --out`")
+    parser.add_argument("data", metavar="DATA",
+                        help=".csv with a header row (the model's feature columns; "
+                             "others are ignored) or .npz with an array X")
+    parser.add_argument("--proba", action="store_true",
+                        help="also write one probability column per class")
+
+
+def _check_width(model, X: np.ndarray, path: str) -> None:
+    if X.shape[1] != model.n_features_in_:
+        raise CLIError(f"{path} has {X.shape[1]} feature columns, the model "
+                       f"expects {model.n_features_in_}")
+
+
+def _cells(row) -> List[str]:
+    return [str(v) for v in np.atleast_1d(row)]
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from . import _io
+
+    if not os.path.exists(args.model):
+        raise CLIError(f"no such file: {args.model}")
+    model = _io.load(args.model)
+    names = getattr(model, "feature_names_in_", None)
+    X, _, _ = read_data(args.data, None, need_y=False,
+                        features=None if names is None else [str(n) for n in names])
+    _check_width(model, X, args.data)
+    X = np.ascontiguousarray(X, dtype=model.coefs_[0].dtype)
+    with warnings.catch_warnings():
+        # columns were matched by name above; the array itself has no names
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        labels = model.predict(X)
+        proba = model.predict_proba(X) if args.proba else None
+    multilabel = labels.ndim == 2
+    header = ([f"label_{c}" for c in model.classes_] if multilabel else ["label"])
+    if proba is not None:
+        header += [f"proba_{c}" for c in model.classes_]
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    try:
+        out.writerow(header)
+        for i in range(len(X)):
+            row = _cells(labels[i])
+            if proba is not None:
+                row += _cells(proba[i])
+            out.writerow(row)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `mlpx predict ... | head`: the reader left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+# ------------------------------------------------------------------ info
+
+
+def _info_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _info(args: argparse.Namespace) -> int:
+    from ._config import show_config
+
+    show_config()
+    return 0
+
+
+# ------------------------------------------------------------- plumbing
+
+
+def _reporting(name: str, run: Callable[[argparse.Namespace], int]):
+    """Wrap ``run`` so that user errors become one stderr line and status 2."""
+
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except (CLIError, OSError, ValueError) as exc:
+            text = " ".join(str(exc).split()) or type(exc).__name__
+            if isinstance(exc, OSError) and getattr(exc, "filename", None) and exc.strerror:
+                text = f"{exc.filename}: {exc.strerror}"
+            print(f"mlpx {name}: error: {text}", file=sys.stderr)
+            return USER_ERROR
+
+    wrapped.__name__ = wrapped.__qualname__ = f"run_{name}"
+    return wrapped
+
+
+COMMANDS: Dict[str, Tuple[str, Callable, Callable]] = {
+    "train": ("train an MLPClassifier on a .csv or .npz file",
+              _train_arguments, _reporting("train", _train)),
+    "predict": ("predict with a saved model; CSV on stdout",
+                _predict_arguments, _reporting("predict", _predict)),
+    "info": ("show versions, backend, BLAS and threads",
+             _info_arguments, _reporting("info", _info)),
+}
+
+
+def add_commands(subparsers, names: Optional[Sequence[str]] = None) -> None:
+    """Register ``names`` (default: all of ``COMMANDS``) on an argparse
+    subparsers object; each parser gets ``func`` = its run function."""
+    for name in names or COMMANDS:
+        help_text, add_arguments, run = COMMANDS[name]
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        add_arguments(sub)
+        sub.set_defaults(func=run)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m mlpx._cli COMMAND ...``: these commands without the demo."""
+    parser = argparse.ArgumentParser(prog="mlpx", description="mlpx: a fast multilayer perceptron.")
+    add_commands(parser.add_subparsers(dest="command", metavar="command"))
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return USER_ERROR
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
