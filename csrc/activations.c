@@ -1,0 +1,117 @@
+/* Hidden and output activations: fused bias + activation after a GEMM, and
+ * the activation-derivative product of backprop.
+ *
+ * Precision template: this file includes itself twice, once per REAL.
+ * S(name) appends the precision suffix (_f or _d).
+ */
+#ifndef REAL
+#include "engine.h"
+#define REAL float
+#define S(name) name##_f
+#include "activations.c"
+#undef REAL
+#undef S
+#define REAL double
+#define S(name) name##_d
+#include "activations.c"
+#undef REAL
+#undef S
+#else
+
+/* logistic(h) = 1 / (1 + exp(-h)); exp(-h) = inf for very negative h gives
+ * exactly 0, so no overflow or NaN for any finite h (scipy's expit). */
+MLPX_INLINE REAL S(logistic)(REAL h)
+{
+    return (REAL)1 / ((REAL)1 + S(mlpx_exp)(-h));
+}
+
+/* tanh(h) = sign(h) (1 - e) / (1 + e), e = exp(-2|h|); near 0 (2|h| <
+ * ln2/2) from expm1 instead to keep relative accuracy:
+ * tanh = -m / (2 + m), m = expm1(-2|h|). */
+MLPX_INLINE REAL S(tanh_)(REAL h)
+{
+    REAL a = h < 0 ? -h : h;
+    REAL e = S(mlpx_exp)(-2 * a);
+    REAL m = S(mlpx_expm1_small)(-2 * a);
+    REAL t = 2 * a < (REAL)0.34 ? -m / (2 + m) : (1 - e) / (1 + e);
+    return h < 0 ? -t : t;
+}
+
+MLPX_INLINE REAL S(relu)(REAL h) { return h > 0 ? h : 0; }
+
+MLPX_INLINE REAL S(identity)(REAL h) { return h; }
+
+/* H[n, o] = f(H[n, o] + b[o]) for the row loop; O == 1 runs as one flat loop
+ * so that a single-output layer still vectorizes. */
+#define BIAS_LOOP(F)                                                          \
+    do {                                                                      \
+        if (O == 1) {                                                         \
+            const REAL b0 = b[0];                                             \
+            for (int64_t n = 0; n < N; n++) H[n] = F(H[n] + b0);              \
+        } else {                                                              \
+            for (int64_t n = 0; n < N; n++) {                                 \
+                REAL *restrict h = H + n * O;                                 \
+                for (int64_t o = 0; o < O; o++) h[o] = F(h[o] + b[o]);        \
+            }                                                                 \
+        }                                                                     \
+    } while (0)
+
+/* softmax of each row of H + b: p = exp(h - max_o h) / sum_o exp(h - max). */
+MLPX_INLINE void S(softmax_rows)(REAL *restrict H, const REAL *restrict b,
+                            int64_t N, int64_t O)
+{
+    for (int64_t n = 0; n < N; n++) {
+        REAL *restrict h = H + n * O;
+        for (int64_t o = 0; o < O; o++) h[o] = h[o] + b[o];
+        REAL mx = h[0];
+        for (int64_t o = 1; o < O; o++) mx = h[o] > mx ? h[o] : mx;
+        REAL sum = 0;
+        for (int64_t o = 0; o < O; o++) {
+            h[o] = S(mlpx_exp)(h[o] - mx);
+            sum += h[o];
+        }
+        for (int64_t o = 0; o < O; o++) h[o] = h[o] / sum;
+    }
+}
+
+/* H (N, O) <- f(H + b), b (O,) broadcast over rows; f = act. */
+MLPX_CLONES
+void S(mlpx_bias_act)(REAL *restrict H, const REAL *restrict b, int64_t N,
+                      int64_t O, int act)
+{
+    switch (act) {
+    case MLPX_LOGISTIC: BIAS_LOOP(S(logistic)); break;
+    case MLPX_TANH: BIAS_LOOP(S(tanh_)); break;
+    case MLPX_RELU: BIAS_LOOP(S(relu)); break;
+    case MLPX_SOFTMAX: S(softmax_rows)(H, b, N, O); break;
+    default: BIAS_LOOP(S(identity)); break;
+    }
+}
+
+/* Backprop through the activation, f' written from its output Z:
+ * Z (N, F) <- G * f'(Z), G (N, F) = D_next @ W^T.
+ * logistic: (G Z)(1 - Z);  tanh: G (1 - Z^2);  relu: Z == 0 ? 0 : G;
+ * identity: G. (Same operation order as the NumPy twin.) */
+MLPX_CLONES
+void S(mlpx_act_deriv)(REAL *restrict Z, const REAL *restrict G, int64_t N,
+                       int64_t F, int act)
+{
+    const int64_t n = N * F;
+    switch (act) {
+    case MLPX_LOGISTIC:
+        for (int64_t j = 0; j < n; j++) Z[j] = (G[j] * Z[j]) * (1 - Z[j]);
+        break;
+    case MLPX_TANH:
+        for (int64_t j = 0; j < n; j++) Z[j] = G[j] * (1 - Z[j] * Z[j]);
+        break;
+    case MLPX_RELU:
+        for (int64_t j = 0; j < n; j++) Z[j] = Z[j] == 0 ? 0 : G[j];
+        break;
+    default:
+        memcpy(Z, G, (size_t)n * sizeof(REAL));
+        break;
+    }
+}
+
+#undef BIAS_LOOP
+#endif

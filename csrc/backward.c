@@ -1,0 +1,128 @@
+/* Loss and gradients of one batch: forward, output loss + error, then the
+ * backward pass layer by layer (weight-gradient GEMM, bias gradient, and the
+ * backprop GEMM followed by the fused activation-derivative product).
+ *
+ * Precision template: this file includes itself twice, once per REAL.
+ */
+#ifndef REAL
+#include <stdlib.h>
+#include "engine.h"
+#define REAL float
+#define S(name) name##_f
+#include "backward.c"
+#undef REAL
+#undef S
+#define REAL double
+#define S(name) name##_d
+#include "backward.c"
+#undef REAL
+#undef S
+#else
+
+/* dW (F, O) <- (dW + alpha W) / s, db (O,) <- sum_n D[n, :] / s, with dW
+ * holding Z^T D on entry; D (N, O). */
+MLPX_CLONES
+static void S(finish_grads)(REAL *restrict dW, const REAL *restrict W,
+                            REAL *restrict db, const REAL *restrict D,
+                            int64_t N, int64_t F, int64_t O, REAL alpha,
+                            REAL s)
+{
+    const int64_t n = F * O;
+    if (alpha != 0)
+        for (int64_t j = 0; j < n; j++) dW[j] = (dW[j] + alpha * W[j]) / s;
+    else
+        for (int64_t j = 0; j < n; j++) dW[j] = dW[j] / s;
+    for (int64_t o = 0; o < O; o++) db[o] = D[o];
+    for (int64_t r = 1; r < N; r++)
+        for (int64_t o = 0; o < O; o++) db[o] = db[o] + D[r * O + o];
+    for (int64_t o = 0; o < O; o++) db[o] = db[o] / s;
+}
+
+/* sum_i ||W_i||^2, accumulated in double. */
+static double S(sum_squares)(const mlpx_net *net, const REAL *const *W)
+{
+    double total = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        const int64_t n = net->widths[i] * net->widths[i + 1];
+        double acc = 0;
+        for (int64_t j = 0; j < n; j++) acc += (double)W[i][j] * (double)W[i][j];
+        total += acc;
+    }
+    return total;
+}
+
+/* Loss of the batch (X (N, n_0), Y (N, n_K), sw (N,) or NULL) and its
+ * gradients into dW[i] (n_i, n_{i+1}), db[i] (n_{i+1},):
+ *   loss = L(P, Y) + 0.5 alpha sum_i ||W_i||^2 / s
+ *   D_K = (P - Y) sw[:, None]
+ *   dW_i = (Z_i^T D_{i+1} + alpha W_i) / s,  db_i = sum_n D_{i+1} / s
+ *   D_i = (D_{i+1} W_i^T) * f'(Z_i)
+ * s = N or sum(sw). Work buffers: Z[1..K] (N, n_i) layer outputs, which the
+ * backward pass overwrites with the errors D_i; tmp (N, max n_i). */
+double S(mlpx_batch_grad)(const mlpx_net *net, const REAL *const *W,
+                          const REAL *const *b, const REAL *X, const REAL *Y,
+                          const REAL *sw, int64_t N, double alpha,
+                          REAL *const *Z, REAL *tmp, REAL *const *dW,
+                          REAL *const *db)
+{
+    const int K = net->n_layers;
+    const int64_t *w = net->widths;
+    S(mlpx_forward_batch)(net, W, b, X, N, Z);
+    double loss = S(mlpx_loss_error)(Z[K], Y, sw, N, w[K], net->out_activation);
+    REAL s = (REAL)N;
+    if (sw) {
+        double acc = 0;
+        for (int64_t n = 0; n < N; n++) acc += (double)sw[n];
+        s = (REAL)acc;
+    }
+    if (alpha != 0) loss += 0.5 * alpha * S(sum_squares)(net, W) / (double)s;
+    for (int i = K - 1; i >= 0; i--) {
+        const int64_t F = w[i], O = w[i + 1];
+        const REAL *Zin = i == 0 ? X : Z[i];
+        const REAL *D = Z[i + 1];
+        S(mlpx_gemm)(1, 0, F, O, N, 1, Zin, F, D, O, 0, dW[i], O);
+        S(finish_grads)(dW[i], W[i], db[i], D, N, F, O, (REAL)alpha, s);
+        if (i > 0) {
+            S(mlpx_gemm)(0, 1, N, F, O, 1, D, O, W[i], O, 0, tmp, F);
+            S(mlpx_act_deriv)(Z[i], tmp, N, F, net->activation);
+        }
+    }
+    return loss;
+}
+
+/* Public: loss and gradients over all N rows, work buffers allocated here. */
+int S(mlpx_loss_and_grad)(const mlpx_net *net, const REAL *const *coefs,
+                          const REAL *const *intercepts, const REAL *X,
+                          const REAL *Y, const REAL *sw, int64_t N,
+                          double alpha, double *loss, REAL *const *dW,
+                          REAL *const *db)
+{
+    if (!mlpx_has_blas()) return MLPX_ENOBLAS;
+    const int K = net->n_layers;
+    const int64_t *w = net->widths;
+    int64_t size = 0, widest = 1;
+    for (int i = 1; i <= K; i++) {
+        size += N * w[i];
+        widest = w[i] > widest ? w[i] : widest;
+    }
+    REAL *buf = malloc((size_t)(size + N * widest) * sizeof(REAL));
+    REAL **Z = malloc((size_t)(K + 1) * sizeof(REAL *));
+    if (!buf || !Z) {
+        free(buf);
+        free(Z);
+        return MLPX_ENOMEM;
+    }
+    REAL *cur = buf;
+    Z[0] = NULL;
+    for (int i = 1; i <= K; i++) {
+        Z[i] = cur;
+        cur += N * w[i];
+    }
+    *loss = S(mlpx_batch_grad)(net, coefs, intercepts, X, Y, sw, N, alpha, Z,
+                               cur, dW, db);
+    free(buf);
+    free(Z);
+    return MLPX_OK;
+}
+
+#endif

@@ -1,0 +1,164 @@
+/* Engine internals shared by the csrc/ files: the per-CPU dispatch macro,
+ * a vectorizable exp for float and double, and the kernel declarations.
+ *
+ * Precision templating: each kernel file includes itself twice (see the top
+ * of activations.c), once with REAL = float, S(name) = name##_f and once with
+ * REAL = double, S(name) = name##_d.
+ */
+#ifndef MLPX_ENGINE_H
+#define MLPX_ENGINE_H
+
+#include <stdint.h>
+#include <string.h>
+#include "mlpx.h"
+
+/* Elementwise kernels get per-CPU variants chosen at load time (no
+ * -march=native needed). The vector exp below is inlined into each. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(MLPX_NO_CLONES)
+#define MLPX_CLONES __attribute__((target_clones("default", "avx2", "arch=x86-64-v4")))
+#else
+#define MLPX_CLONES
+#endif
+
+#define MLPX_INLINE static inline __attribute__((always_inline))
+
+/* exp(x) for double, vectorizable (no libm call, no branches).
+ * Cody-Waite: k = round(x log2 e), r = x - k ln2 (ln2 in two parts), |r| <=
+ * ln2/2; exp(r) by its Taylor polynomial to degree 13 (truncation < 2e-17);
+ * 2^k built from exponent bits in two factors 2^k1 2^k2 (k1 + k2 = k) so that
+ * subnormal results are rounded once and large x overflows to inf.
+ * Input clamped to [-746, 710]: beyond, exp is 0 or inf anyway. ~1 ulp. */
+MLPX_INLINE double mlpx_exp_d(double x)
+{
+    const double shift = 6755399441055744.0; /* 1.5 * 2^52 */
+    x = x < -746.0 ? -746.0 : x;
+    x = x > 710.0 ? 710.0 : x;
+    double kd = (x * 1.44269504088896338700e+00 + shift) - shift;
+    double r = x - kd * 6.93147180369123816490e-01; /* ln2 high part, exact */
+    r = r - kd * 1.90821492927058770002e-10;        /* ln2 low part */
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    /* k1 = round(k / 2), k2 = k - k1; bits of (shift + m) = bits(shift) + m,
+     * and bits(shift) << 52 vanishes, so (bits + 1023) << 52 = 2^m. */
+    double z1 = kd * 0.5 + shift;
+    double z2 = (kd - (z1 - shift)) + shift;
+    uint64_t b1, b2;
+    double s1, s2;
+    memcpy(&b1, &z1, 8);
+    memcpy(&b2, &z2, 8);
+    b1 = (b1 + 1023) << 52;
+    b2 = (b2 + 1023) << 52;
+    memcpy(&s1, &b1, 8);
+    memcpy(&s2, &b2, 8);
+    return (p * s1) * s2;
+}
+
+/* exp(x) for float, same scheme: ln2 split 0.693359375 + -2.12194440e-4,
+ * Taylor to degree 7 (truncation < 6e-9), input clamped to [-104, 89]. */
+MLPX_INLINE float mlpx_exp_f(float x)
+{
+    const float shift = 12582912.0f; /* 1.5 * 2^23 */
+    x = x < -104.0f ? -104.0f : x;
+    x = x > 89.0f ? 89.0f : x;
+    float kd = (x * 1.44269504088896341f + shift) - shift;
+    float r = x - kd * 0.693359375f;
+    r = r - kd * -2.12194440e-4f;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    float z1 = kd * 0.5f + shift;
+    float z2 = (kd - (z1 - shift)) + shift;
+    uint32_t b1, b2;
+    float s1, s2;
+    memcpy(&b1, &z1, 4);
+    memcpy(&b2, &z2, 4);
+    b1 = (b1 + 127u) << 23;
+    b2 = (b2 + 127u) << 23;
+    memcpy(&s1, &b1, 4);
+    memcpy(&s2, &b2, 4);
+    return (p * s1) * s2;
+}
+
+/* expm1(y) for |y| <= ln2/2 by its Taylor polynomial (used by tanh near 0). */
+MLPX_INLINE double mlpx_expm1_small_d(double y)
+{
+    double p = 1.0 / 6227020800.0;
+    p = p * y + 1.0 / 479001600.0;
+    p = p * y + 1.0 / 39916800.0;
+    p = p * y + 1.0 / 3628800.0;
+    p = p * y + 1.0 / 362880.0;
+    p = p * y + 1.0 / 40320.0;
+    p = p * y + 1.0 / 5040.0;
+    p = p * y + 1.0 / 720.0;
+    p = p * y + 1.0 / 120.0;
+    p = p * y + 1.0 / 24.0;
+    p = p * y + 1.0 / 6.0;
+    p = p * y + 0.5;
+    p = p * y + 1.0;
+    return p * y;
+}
+
+MLPX_INLINE float mlpx_expm1_small_f(float y)
+{
+    float p = 1.0f / 5040.0f;
+    p = p * y + 1.0f / 720.0f;
+    p = p * y + 1.0f / 120.0f;
+    p = p * y + 1.0f / 24.0f;
+    p = p * y + 1.0f / 6.0f;
+    p = p * y + 0.5f;
+    p = p * y + 1.0f;
+    return p * y;
+}
+
+#define MLPX_DECLARE_KERNELS(REAL, S)                                          \
+    /* blas.c: row-major C (M, N) = alpha op(A) op(B) + beta C,                \
+     * op(A) (M, Kd), op(B) (Kd, N); ta/tb nonzero = transpose. */             \
+    void mlpx_gemm_##S(int ta, int tb, int64_t M, int64_t N, int64_t Kd,       \
+                       REAL alpha, const REAL *A, int64_t lda, const REAL *B,  \
+                       int64_t ldb, REAL beta, REAL *C, int64_t ldc);          \
+    /* activations.c */                                                        \
+    void mlpx_bias_act_##S(REAL *H, const REAL *b, int64_t N, int64_t O,       \
+                           int act);                                           \
+    void mlpx_act_deriv_##S(REAL *Z, const REAL *G, int64_t N, int64_t F,      \
+                            int act);                                          \
+    /* loss.c */                                                               \
+    double mlpx_loss_error_##S(REAL *P, const REAL *Y, const REAL *sw,         \
+                               int64_t N, int64_t O, int out_act);             \
+    /* forward.c */                                                            \
+    void mlpx_forward_batch_##S(const mlpx_net *net, const REAL *const *W,     \
+                                const REAL *const *b, const REAL *X,           \
+                                int64_t N, REAL *const *Z);                    \
+    /* backward.c */                                                           \
+    double mlpx_batch_grad_##S(const mlpx_net *net, const REAL *const *W,      \
+                               const REAL *const *b, const REAL *X,            \
+                               const REAL *Y, const REAL *sw, int64_t N,       \
+                               double alpha, REAL *const *Z, REAL *tmp,        \
+                               REAL *const *dW, REAL *const *db);              \
+    /* optim.c */                                                              \
+    void mlpx_sgd_##S(REAL *p, const REAL *g, REAL *v, int64_t n, REAL lr,     \
+                      REAL mu, int nesterov);                                  \
+    void mlpx_adam_##S(REAL *p, const REAL *g, REAL *m, REAL *v, int64_t n,    \
+                       REAL b1, REAL c1, REAL b2, REAL c2, double lr_t,        \
+                       REAL eps);
+
+MLPX_DECLARE_KERNELS(float, f)
+MLPX_DECLARE_KERNELS(double, d)
+
+#endif

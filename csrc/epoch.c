@@ -1,0 +1,126 @@
+/* One training epoch in one call: the minibatch loop, with one workspace
+ * allocated per call (sized by batch_size and the layer widths, not by N).
+ *
+ * Precision template: this file includes itself twice, once per REAL.
+ */
+#ifndef REAL
+#include <math.h>
+#include <stdlib.h>
+#include "engine.h"
+#define REAL float
+#define S(name) name##_f
+#include "epoch.c"
+#undef REAL
+#undef S
+#define REAL double
+#define S(name) name##_d
+#include "epoch.c"
+#undef REAL
+#undef S
+#else
+
+/* Rows visited in `order` (or 0..N-1) in contiguous batches of batch_size,
+ * the last holding the rest. Per batch: loss and gradients at the current
+ * parameters (mlpx_batch_grad), then one optimizer step in place on coefs,
+ * intercepts and state (state: one array per parameter, coefs then
+ * intercepts; SGD velocities, or Adam first then second moments).
+ * *loss = sum_batches(batch_loss * rows) / N.
+ * X (N, n_0), Y (N, n_K), sw (N,) or NULL, order (N,) or NULL. */
+int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
+                        REAL *const *intercepts, const REAL *X, const REAL *Y,
+                        const REAL *sw, const int64_t *order, int64_t N,
+                        int64_t batch_size, double alpha,
+                        const mlpx_optim *opt, REAL *const *state, double *loss)
+{
+    if (!mlpx_has_blas()) return MLPX_ENOBLAS;
+    const int K = net->n_layers;
+    const int64_t *w = net->widths;
+    const int64_t B = batch_size < N ? batch_size : N;
+    const int64_t n_in = w[0], n_out = w[K];
+
+    /* workspace: Z[1..K] (B, n_i), tmp (B, max n_i), gathered X, Y, sw
+     * batches, and one gradient per parameter */
+    int64_t size = 0, widest = 1, nparam = 0;
+    for (int i = 1; i <= K; i++) {
+        size += B * w[i];
+        widest = w[i] > widest ? w[i] : widest;
+        nparam += w[i - 1] * w[i] + w[i];
+    }
+    size += B * widest + nparam;
+    if (order) size += B * (n_in + n_out + (sw ? 1 : 0));
+    REAL *buf = malloc((size_t)size * sizeof(REAL));
+    REAL **ptrs = malloc((size_t)(3 * K + 1) * sizeof(REAL *));
+    if (!buf || !ptrs) {
+        free(buf);
+        free(ptrs);
+        return MLPX_ENOMEM;
+    }
+    REAL **Z = ptrs, **dW = ptrs + K + 1, **db = ptrs + 2 * K + 1;
+    REAL *cur = buf;
+    Z[0] = NULL;
+    for (int i = 1; i <= K; i++) {
+        Z[i] = cur;
+        cur += B * w[i];
+    }
+    REAL *tmp = cur;
+    cur += B * widest;
+    for (int i = 0; i < K; i++) {
+        dW[i] = cur;
+        cur += w[i] * w[i + 1];
+        db[i] = cur;
+        cur += w[i + 1];
+    }
+    REAL *xb = cur, *yb = xb + B * n_in, *swb = yb + B * n_out;
+
+    const REAL lr = (REAL)opt->lr, mu = (REAL)opt->momentum;
+    const REAL b1 = (REAL)opt->beta_1, c1 = (REAL)(1 - opt->beta_1);
+    const REAL b2 = (REAL)opt->beta_2, c2 = (REAL)(1 - opt->beta_2);
+    const REAL eps = (REAL)opt->epsilon;
+    int64_t t = opt->t;
+    double total = 0;
+
+    for (int64_t start = 0; start < N; start += B) {
+        const int64_t nb = N - start < B ? N - start : B;
+        const REAL *x = X + start * n_in, *y = Y + start * n_out;
+        const REAL *s = sw ? sw + start : NULL;
+        if (order) {
+            const int64_t *idx = order + start;
+            for (int64_t r = 0; r < nb; r++) {
+                memcpy(xb + r * n_in, X + idx[r] * n_in, (size_t)n_in * sizeof(REAL));
+                memcpy(yb + r * n_out, Y + idx[r] * n_out, (size_t)n_out * sizeof(REAL));
+                if (sw) swb[r] = sw[idx[r]];
+            }
+            x = xb;
+            y = yb;
+            s = sw ? swb : NULL;
+        }
+        double l = S(mlpx_batch_grad)(net, (const REAL *const *)coefs,
+                                      (const REAL *const *)intercepts, x, y, s,
+                                      nb, alpha, Z, tmp, dW, db);
+        total += l * (double)nb;
+        if (opt->solver == MLPX_SGD) {
+            for (int i = 0; i < K; i++) {
+                S(mlpx_sgd)(coefs[i], dW[i], state[i], w[i] * w[i + 1], lr, mu,
+                            opt->nesterov);
+                S(mlpx_sgd)(intercepts[i], db[i], state[K + i], w[i + 1], lr, mu,
+                            opt->nesterov);
+            }
+        } else {
+            t += 1;
+            const double lr_t = opt->lr * sqrt(1 - pow(opt->beta_2, (double)t)) /
+                                (1 - pow(opt->beta_1, (double)t));
+            for (int i = 0; i < K; i++) {
+                S(mlpx_adam)(coefs[i], dW[i], state[i], state[2 * K + i],
+                             w[i] * w[i + 1], b1, c1, b2, c2, lr_t, eps);
+                S(mlpx_adam)(intercepts[i], db[i], state[K + i], state[3 * K + i],
+                             w[i + 1], b1, c1, b2, c2, lr_t, eps);
+            }
+        }
+    }
+    *loss = total / (double)N;
+    free(buf);
+    free(ptrs);
+    return MLPX_OK;
+}
+
+#endif

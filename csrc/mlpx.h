@@ -1,0 +1,76 @@
+/* mlpx engine: public C99 API (no Python, no BLAS header).
+ *
+ * Layout follows scikit-learn: a batch is Z_0 = X of shape (N, n_0), layer i
+ * has W_i = coefs[i] of shape (n_i, n_{i+1}) and b_i = intercepts[i] of shape
+ * (n_{i+1},), all row-major (C order). Shape letters: N samples, F fan-in,
+ * O fan-out. K = number of layers (weight matrices).
+ *
+ * Every entry point exists for float (suffix _f) and double (suffix _d).
+ * The caller allocates every output; work buffers are allocated inside, once
+ * per call (never per batch), and a failed allocation returns MLPX_ENOMEM.
+ */
+#ifndef MLPX_H
+#define MLPX_H
+
+#include <stdint.h>
+
+enum mlpx_activation {
+    MLPX_IDENTITY = 0,
+    MLPX_LOGISTIC = 1,
+    MLPX_TANH = 2,
+    MLPX_RELU = 3,
+    MLPX_SOFTMAX = 4 /* output layer only */
+};
+
+enum mlpx_solver { MLPX_SGD = 0, MLPX_ADAM = 1 };
+
+enum mlpx_status { MLPX_OK = 0, MLPX_ENOMEM = 1, MLPX_ENOBLAS = 2 };
+
+/* The network's shape: widths[0..n_layers] = n_0 .. n_K. */
+typedef struct {
+    int n_layers;
+    const int64_t *widths;
+    int activation;     /* hidden layers: identity, logistic, tanh, relu */
+    int out_activation; /* identity, logistic, softmax */
+} mlpx_net;
+
+/* Optimizer settings for one epoch. t = Adam steps taken before the epoch. */
+typedef struct {
+    int solver;
+    double lr, momentum;
+    int nesterov;
+    double beta_1, beta_2, epsilon;
+    int64_t t;
+} mlpx_optim;
+
+/* BLAS table: raw addresses of Fortran-ABI sgemm_/dgemm_; ilp64 != 0 means
+ * 64-bit integer arguments. Must be set before any other call. */
+void mlpx_set_blas(void *sgemm, void *dgemm, int ilp64);
+int mlpx_has_blas(void);
+
+#define MLPX_DECLARE_API(REAL, S)                                              \
+    /* P (N, n_K) = f_K(... f(X W_0 + b_0) ... W_K + b_K). */                  \
+    int mlpx_forward_##S(const mlpx_net *net, const REAL *const *coefs,        \
+                         const REAL *const *intercepts, const REAL *X,         \
+                         int64_t N, REAL *P);                                  \
+    /* loss = L(P, Y) + 0.5 alpha sum ||W_i||^2 / s and its gradients          \
+     * dW_i (n_i, n_{i+1}), db_i (n_{i+1},); sw (N,) may be NULL. */           \
+    int mlpx_loss_and_grad_##S(const mlpx_net *net, const REAL *const *coefs,  \
+                               const REAL *const *intercepts, const REAL *X,   \
+                               const REAL *Y, const REAL *sw, int64_t N,       \
+                               double alpha, double *loss, REAL *const *dW,    \
+                               REAL *const *db);                               \
+    /* One epoch of minibatch training, parameters and state updated in        \
+     * place; order (N,) int64 row indices or NULL; *loss = epoch loss. */     \
+    int mlpx_train_epoch_##S(const mlpx_net *net, REAL *const *coefs,          \
+                             REAL *const *intercepts, const REAL *X,           \
+                             const REAL *Y, const REAL *sw,                    \
+                             const int64_t *order, int64_t N,                  \
+                             int64_t batch_size, double alpha,                 \
+                             const mlpx_optim *opt, REAL *const *state,        \
+                             double *loss);
+
+MLPX_DECLARE_API(float, f)
+MLPX_DECLARE_API(double, d)
+
+#endif

@@ -1,0 +1,507 @@
+"""Kernel tests: the compiled ``mlpx._core`` and the NumPy twin
+``mlpx._numpy_backend`` against central differences, a hand-worked network
+and each other (native vs NumPy: max relative difference <= 1e-12 in float64,
+<= 1e-5 in float32; "relative" = max |a - b| / max |b| over each array).
+
+Native tests are skipped only when the extension is missing and
+MLPX_BACKEND=numpy; otherwise a missing extension is a failure.
+"""
+
+import math
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import mlpx
+from mlpx import _numpy_backend as numpy_backend
+
+ACTS = ("identity", "logistic", "tanh", "relu")
+OUTS = ("identity", "logistic", "softmax")
+TOL = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+def _load_native():
+    try:
+        from mlpx import _blas, _core
+    except ImportError as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    _blas.install(_core)
+    return _core, None
+
+
+native, native_error = _load_native()
+MODE = os.environ.get("MLPX_BACKEND", "auto").strip().lower()
+
+if native is None and MODE != "numpy":
+    raise ImportError(
+        f"compiled mlpx._core unavailable ({native_error}) and MLPX_BACKEND={MODE!r}; "
+        "only MLPX_BACKEND=numpy may run without it")
+
+requires_native = pytest.mark.skipif(
+    native is None,
+    reason=f"compiled mlpx._core unavailable under MLPX_BACKEND=numpy ({native_error})")
+
+BACKENDS = [pytest.param(numpy_backend, id="numpy"),
+            pytest.param(native, id="native", marks=requires_native)]
+
+
+# ---------------------------------------------------------------- helpers
+
+def make_net(widths, dtype, rng, scale=1.0):
+    """Glorot-uniform coefs and intercepts (scikit-learn's init bound)."""
+    coefs, intercepts = [], []
+    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        bound = scale * math.sqrt(6.0 / (fan_in + fan_out))
+        coefs.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype))
+        intercepts.append(rng.uniform(-bound, bound, fan_out).astype(dtype))
+    return coefs, intercepts
+
+
+def make_data(n, widths, out, dtype, rng):
+    X = rng.normal(size=(n, widths[0])).astype(dtype)
+    k = widths[-1]
+    if out == "softmax":
+        Y = np.eye(k, dtype=dtype)[rng.integers(0, k, n)]
+    elif out == "logistic":
+        Y = (rng.uniform(size=(n, k)) < 0.5).astype(dtype)
+    else:
+        Y = rng.normal(size=(n, k)).astype(dtype)
+    sw = rng.uniform(0.5, 2.0, n).astype(dtype)
+    return X, Y, sw
+
+
+def rel(a, b):
+    """max |a - b| / max |b| (both arrays; 0 when both are all zero)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    scale = np.max(np.abs(b)) if b.size else 0.0
+    diff = np.max(np.abs(a - b)) if b.size else 0.0
+    return diff / scale if scale > 0 else diff
+
+
+def rel_all(got, ref):
+    """rel() over the concatenation of two lists of arrays: the relative
+    difference of the whole gradient / parameter vector. (Per array, a bias
+    gradient that is a float32 sum with cancellation can differ by more than
+    1e-5 of itself between two correct summation orders.)"""
+    return rel(np.concatenate([np.ravel(a) for a in got]),
+               np.concatenate([np.ravel(a) for a in ref]))
+
+
+def copy_all(arrays):
+    return [a.copy() for a in arrays]
+
+
+def new_state(coefs, intercepts, solver):
+    params = list(coefs) + list(intercepts)
+    return [np.zeros_like(p) for p in params * (1 if solver == "sgd" else 2)]
+
+
+def hidden_preactivations(coefs, intercepts, X):
+    """Hidden pre-activations H_i of a relu network (float64 NumPy)."""
+    out, Z = [], X.astype(np.float64)
+    for W, b in zip(coefs[:-1], intercepts[:-1]):
+        H = Z @ W + b
+        out.append(H)
+        Z = np.maximum(H, 0)
+    return out
+
+
+# ---------------------------------------------------------------- gradients
+
+GRAD_SHAPES = [
+    (1, (1, 1)),            # one sample, one feature, one output
+    (1, (4, 3, 2)),         # one sample
+    (5, (3, 7, 2)),         # odd width
+    (4, (1, 5, 3, 4)),      # one feature, two hidden layers
+    (3, (4, 3, 5, 2, 3)),   # three hidden layers
+]
+
+
+def _objective(backend, coefs, intercepts, X, Y, act, out, alpha, sw):
+    """The function whose gradient loss_and_grad returns: the loss, except
+    for identity outputs, where scikit-learn's squared loss divides by the
+    number of outputs O but its gradient (P - Y) does not: there it is
+    O * data loss + penalty = loss(alpha) + (O - 1) * loss(0)."""
+    loss = backend.loss_and_grad(coefs, intercepts, X, Y, act, out, alpha, sw)[0]
+    n_out = Y.shape[1]
+    if out == "identity" and n_out > 1:
+        loss += (n_out - 1) * backend.loss_and_grad(coefs, intercepts, X, Y, act, out,
+                                                    0.0, sw)[0]
+    return loss
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("use_sw", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("alpha", [0.0, 0.1])
+@pytest.mark.parametrize("out", OUTS)
+@pytest.mark.parametrize("act", ACTS)
+def test_gradient_matches_central_differences(backend, act, out, alpha, use_sw):
+    rng = np.random.default_rng(hash((act, out, alpha, use_sw)) % 2**32)
+    step = 1e-6
+    for n, widths in GRAD_SHAPES:
+        if out == "softmax" and widths[-1] == 1:
+            widths = widths[:-1] + (2,)
+        for _ in range(100):  # relu: keep every pre-activation away from the kink
+            coefs, intercepts = make_net(widths, np.float64, rng)
+            X, Y, sw = make_data(n, widths, out, np.float64, rng)
+            H = hidden_preactivations(coefs, intercepts, X)
+            if act != "relu" or all(np.min(np.abs(h)) > 1e-3 for h in H):
+                break
+        sw = sw if use_sw else None
+        loss, cg, ig = backend.loss_and_grad(coefs, intercepts, X, Y, act, out, alpha, sw)
+        assert np.isfinite(loss)
+        params = coefs + intercepts
+        analytic = np.concatenate([g.ravel() for g in cg + ig])
+        numeric = np.empty_like(analytic)
+        k = 0
+        for p in params:
+            flat = p.reshape(-1)
+            for j in range(flat.size):
+                old = flat[j]
+                flat[j] = old + step
+                up = _objective(backend, coefs, intercepts, X, Y, act, out, alpha, sw)
+                flat[j] = old - step
+                down = _objective(backend, coefs, intercepts, X, Y, act, out, alpha, sw)
+                flat[j] = old
+                numeric[k] = (up - down) / (2 * step)
+                k += 1
+        denom = np.maximum(np.abs(analytic), 1e-2 * max(np.max(np.abs(analytic)), 1e-8))
+        err = np.max(np.abs(numeric - analytic) / denom)
+        assert err <= 1e-6, (n, widths, err)
+
+
+# ---------------------------------------------------------------- hand-worked
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hand_worked_2_2_1_logistic(backend):
+    # x = [1, -1];  W0 = [[0.5, -0.25], [0.25, 0.5]];  b0 = [0, 0.25]
+    # h1 = x @ W0 + b0 = [1*0.5 - 1*0.25 + 0, 1*(-0.25) - 1*0.5 + 0.25] = [0.25, -0.5]
+    # z1 = sigmoid(h1) = [1/(1+e^-0.25), 1/(1+e^0.5)] = [0.5621765008857981, 0.3775406687981454]
+    # W1 = [[1], [-1]];  b1 = [0.5]
+    # h2 = 0.5621765008857981 - 0.3775406687981454 + 0.5 = 0.6846358320876527
+    # p = sigmoid(h2) = 0.6647725804581883;  y = 1
+    # loss = -log(p) = 0.408310281089641
+    # D2 = p - y = -0.3352274195418117
+    # dW1 = z1^T D2 = [0.5621765008857981 * D2, 0.3775406687981454 * D2]
+    #     = [-0.1884569777189911, -0.12656198417329206];  db1 = D2
+    # D1 = (D2 W1^T) * z1 (1 - z1) = [D2 * 1 * 0.24613408273759835, D2 * (-1) * 0.2350037122015945]
+    #    = [-0.08251089341741587, 0.07877968802408708]
+    # dW0 = x^T D1 = [[1*D1], [-1*D1]];  db0 = D1
+    for dtype in (np.float64, np.float32):
+        coefs = [np.array([[0.5, -0.25], [0.25, 0.5]], dtype), np.array([[1.0], [-1.0]], dtype)]
+        intercepts = [np.array([0.0, 0.25], dtype), np.array([0.5], dtype)]
+        X = np.array([[1.0, -1.0]], dtype)
+        Y = np.array([[1.0]], dtype)
+        tol = TOL[dtype] * 10
+        P = backend.forward(coefs, intercepts, X, "logistic", "logistic")
+        assert P.dtype == dtype
+        assert rel(P, [[0.6647725804581883]]) <= tol
+        loss, cg, ig = backend.loss_and_grad(coefs, intercepts, X, Y, "logistic",
+                                             "logistic", 0.0, None)
+        assert abs(loss - 0.408310281089641) <= tol
+        D1 = [-0.08251089341741587, 0.07877968802408708]
+        assert rel(cg[1], [[-0.1884569777189911], [-0.12656198417329206]]) <= tol
+        assert rel(ig[1], [-0.3352274195418117]) <= tol
+        assert rel(cg[0], [D1, [-d for d in D1]]) <= tol
+        assert rel(ig[0], D1) <= tol
+
+
+# ---------------------------------------------------------------- native vs NumPy
+
+SWEEP_SHAPES = [
+    (1, (1, 1)),
+    (3, (7, 1, 2)),
+    (17, (3, 33, 3)),
+    (64, (64, 64, 10)),
+    (129, (67, 17, 7, 5)),
+    (513, (33, 67, 1)),
+    (200, (5, 3, 3, 3, 4)),
+]
+
+
+def _outputs_for(out, widths):
+    if out == "softmax" and widths[-1] == 1:
+        return widths[:-1] + (2,)
+    return widths
+
+
+@requires_native
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("n,widths", SWEEP_SHAPES)
+def test_forward_and_grad_match_numpy(n, widths, dtype):
+    rng = np.random.default_rng(n * 1000 + len(widths))
+    tol = TOL[dtype]
+    for act in ACTS:
+        for out in OUTS:
+            w = _outputs_for(out, widths)
+            coefs, intercepts = make_net(w, dtype, rng)
+            X, Y, sw = make_data(n, w, out, dtype, rng)
+            P = native.forward(coefs, intercepts, X, act, out)
+            assert P.dtype == dtype and P.shape == (n, w[-1])
+            assert rel(P, numpy_backend.forward(coefs, intercepts, X, act, out)) <= tol
+            for alpha, weights in ((0.0, None), (1e-2, sw)):
+                got = native.loss_and_grad(coefs, intercepts, X, Y, act, out, alpha, weights)
+                ref = numpy_backend.loss_and_grad(coefs, intercepts, X, Y, act, out, alpha,
+                                                  weights)
+                assert isinstance(got[0], float)
+                assert abs(got[0] - ref[0]) <= tol * abs(ref[0]), (act, out)
+                for g, r in zip(got[1] + got[2], ref[1] + ref[2]):
+                    assert g.dtype == dtype and g.shape == r.shape
+                assert rel_all(got[1] + got[2], ref[1] + ref[2]) <= tol, (act, out, alpha)
+
+
+EPOCH_SHAPES = [
+    # (rows, widths, batch_size)
+    (1, (1, 1), 1),
+    (7, (3, 1, 2), 3),
+    (50, (5, 7, 3), 16),            # last batch of 2
+    (100, (17, 33, 4), 32),
+    (513, (67, 17, 3), 513),        # one full batch
+    (600, (33, 67, 7, 5), 513),     # last batch of 87
+    (300, (8, 64, 10), 1),          # batch of one row
+    (200, (20, 3, 1), 200),
+]
+
+SOLVERS = {
+    "sgd": dict(solver="sgd", lr=0.01, momentum=0.0, nesterov=False),
+    "momentum": dict(solver="sgd", lr=0.01, momentum=0.9, nesterov=False),
+    "nesterov": dict(solver="sgd", lr=0.01, momentum=0.9, nesterov=True),
+    "adam": dict(solver="adam", lr=1e-3, momentum=0.0, nesterov=False),
+}
+
+
+def _run_epoch(backend, coefs, intercepts, state, X, Y, sw, order, batch, act, out,
+               alpha, opt, t):
+    lr = opt["lr"] * min(1.0, batch / 16)  # small batches: smaller steps, no divergence
+    return backend.train_epoch(coefs, intercepts, X, Y, sw, order, batch, act, out, alpha,
+                               opt["solver"], state, lr, opt["momentum"],
+                               opt["nesterov"], 0.9, 0.999, 1e-8, t)
+
+
+@requires_native
+@pytest.mark.parametrize("solver", list(SOLVERS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("n,widths,batch", EPOCH_SHAPES)
+def test_train_epoch_matches_numpy(n, widths, batch, dtype, solver):
+    rng = np.random.default_rng(n + batch + len(widths))
+    tol = TOL[dtype]
+    opt = SOLVERS[solver]
+    case = 0
+    for act in ACTS:
+        for out in OUTS:
+            w = _outputs_for(out, widths)
+            coefs, intercepts = make_net(w, dtype, rng)
+            X, Y, sw = make_data(n, w, out, dtype, rng)
+            order = rng.permutation(n) if case % 2 else None
+            weights = sw if (case // 2) % 2 else None
+            alpha = 1e-4 if case % 3 else 0.0
+            case += 1
+            runs = []
+            for backend in (native, numpy_backend):
+                c, b = copy_all(coefs), copy_all(intercepts)
+                state = new_state(c, b, opt["solver"])
+                # two epochs: the second starts from a non-zero state and t
+                losses = [_run_epoch(backend, c, b, state, X, Y, weights, order, batch,
+                                     act, out, alpha, opt, t) for t in (0, -(-n // batch))]
+                runs.append((losses, c + b, state))
+            (l_nat, p_nat, s_nat), (l_np, p_np, s_np) = runs
+            for a, r in zip(l_nat, l_np):
+                assert abs(a - r) <= tol * abs(r), (act, out, a, r)
+            assert all(a.dtype == dtype for a in p_nat + s_nat)
+            assert rel_all(p_nat, p_np) <= tol, (act, out, rel_all(p_nat, p_np))
+            assert rel_all(s_nat, s_np) <= tol, (act, out, rel_all(s_nat, s_np))
+
+
+# ---------------------------------------------------------------- numerics
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("out", OUTS)
+@pytest.mark.parametrize("act", ACTS)
+def test_extreme_preactivations_stay_finite(backend, act, out, dtype):
+    rng = np.random.default_rng(7)
+    # first-layer pre-activations spread over [-1e4, 1e4]; the output layer
+    # sees +-1e4 as well (identity weights scaled, so no overflow anywhere)
+    X = np.linspace(-1.0, 1.0, 40).reshape(20, 2).astype(dtype)
+    coefs = [np.array([[1e4, -1e4, 5e3], [-1e4, 1e4, 1.0]], dtype),
+             (rng.choice([-1.0, 1.0], size=(3, 3)) * 1.0).astype(dtype)]
+    intercepts = [np.zeros(3, dtype), np.zeros(3, dtype)]
+    if act in ("identity", "relu"):
+        coefs[1] *= dtype(0.5)
+    _, Y, sw = make_data(20, (2, 3, 3), out, dtype, rng)
+    with np.errstate(all="ignore"):
+        P = backend.forward(coefs, intercepts, X, act, out)
+        loss, cg, ig = backend.loss_and_grad(coefs, intercepts, X, Y, act, out, 0.1, sw)
+    assert np.all(np.isfinite(P))
+    assert np.isfinite(loss)
+    assert all(np.all(np.isfinite(g)) for g in cg + ig)
+    if out != "identity":
+        assert np.all(P >= 0) and np.all(P <= 1)
+    if out == "softmax":
+        assert np.allclose(P.sum(axis=1), 1, rtol=0, atol=10 * np.finfo(dtype).eps)
+
+
+@requires_native
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_activations_elementwise_accuracy(dtype):
+    """logistic, tanh and softmax of the vector exp agree elementwise with NumPy
+    (scipy.special.expit, numpy.tanh, numpy.exp) to a few ulp over the whole
+    range, underflow to subnormals and 0 included."""
+    from scipy.special import expit
+
+    eps = np.finfo(dtype).eps
+    hi = 800.0 if dtype == np.float64 else 120.0
+    h = np.concatenate([np.linspace(-hi, hi, 20001), np.geomspace(1e-30, 1.0, 3001),
+                        -np.geomspace(1e-30, 1.0, 3001), [0.0]]).astype(dtype)
+    n = h.size
+    one = [np.ones((1, 1), dtype)]
+    zero = [np.zeros(1, dtype)]
+    X = h.reshape(n, 1)
+    tiny = np.finfo(dtype).tiny
+    for act, ref in (("logistic", expit(h)), ("tanh", np.tanh(h))):
+        got = native.forward(one * 2, zero * 2, X, act, "identity")[:, 0]
+        normal = np.abs(ref) >= tiny
+        err = np.abs(got - ref)[normal] / np.abs(ref)[normal]
+        assert np.max(err) <= 4 * eps, (act, h[normal][np.argmax(err)])
+        assert np.max(np.abs(got - ref)[~normal], initial=0) <= 2 * tiny * eps, act
+    # softmax over two columns [h, 0] = [expit(h), expit(-h)]
+    W = np.array([[1.0, 0.0]], dtype)
+    P = native.forward([W], [np.zeros(2, dtype)], X, "identity", "softmax")
+    ref = numpy_backend.forward([W], [np.zeros(2, dtype)], X, "identity", "softmax")
+    normal = np.abs(ref) >= tiny
+    assert np.max(np.abs(P - ref)[normal] / np.abs(ref)[normal]) <= 8 * eps
+
+
+def test_import_keeps_subnormals():
+    """No flush-to-zero / denormals-are-zero after importing mlpx and using it."""
+    assert mlpx.get_backend() in ("native", "numpy")
+    if native is not None:
+        rng = np.random.default_rng(0)
+        coefs, intercepts = make_net((3, 4, 2), np.float32, rng)
+        native.forward(coefs, intercepts, np.ones((2, 3), np.float32), "logistic", "softmax")
+    assert np.float64(5e-324) * 1.0 != 0
+    assert np.float32(1e-45) * np.float32(1.0) != 0
+    assert np.float64(2.2250738585072014e-308) / 2 != 0
+
+
+@requires_native
+def test_gil_released_during_train_epoch():
+    rng = np.random.default_rng(3)
+    widths = (256, 512, 512, 10)
+    coefs, intercepts = make_net(widths, np.float64, rng)
+    X, Y, _ = make_data(512, widths, "softmax", np.float64, rng)
+
+    def epoch(X, Y):
+        state = new_state(coefs, intercepts, "sgd")
+        native.train_epoch(coefs, intercepts, X, Y, None, None, 32, "logistic", "softmax",
+                           1e-4, "sgd", state, 1e-3, 0.9, False, 0.9, 0.999, 1e-8, 0)
+
+    t0 = time.perf_counter()
+    epoch(X, Y)
+    per_row = (time.perf_counter() - t0) / 512
+    reps = max(1, int(0.6 / per_row / 512))
+    X, Y = np.tile(X, (reps, 1)), np.tile(Y, (reps, 1))
+
+    ticks, done = [0], threading.Event()
+
+    def heartbeat():
+        while not done.is_set():
+            ticks[0] += 1
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=heartbeat)
+    thread.start()
+    time.sleep(0.02)
+    before = ticks[0]
+    t0 = time.perf_counter()
+    epoch(X, Y)
+    elapsed = time.perf_counter() - t0
+    during = ticks[0] - before
+    done.set()
+    thread.join()
+    assert elapsed > 0.2, elapsed
+    assert during >= 5, (during, elapsed)
+
+
+# ---------------------------------------------------------------- validation
+
+@requires_native
+def test_bridge_rejects_wrong_calls():
+    rng = np.random.default_rng(0)
+    coefs, intercepts = make_net((3, 4, 2), np.float64, rng)
+    X, Y, sw = make_data(5, (3, 4, 2), "softmax", np.float64, rng)
+    f = native.forward
+    lg = native.loss_and_grad
+
+    def epoch(**kw):
+        args = dict(coefs=copy_all(coefs), intercepts=copy_all(intercepts), X=X, Y=Y,
+                    sample_weight=None, order=None, batch_size=2, activation="relu",
+                    out_activation="softmax", alpha=0.0, solver="sgd", state=None,
+                    lr=0.1, momentum=0.0, nesterov=False, beta_1=0.9, beta_2=0.999,
+                    epsilon=1e-8, t=0)
+        args.update(kw)
+        if args["state"] is None:
+            args["state"] = new_state(args["coefs"], args["intercepts"], args["solver"])
+        return native.train_epoch(**args)
+
+    with pytest.raises(TypeError, match="X"):
+        f(coefs, intercepts, X.astype(np.int64), "relu", "softmax")
+    with pytest.raises(TypeError, match=r"coefs\[1\]"):
+        f([coefs[0], coefs[1].astype(np.float32)], intercepts, X, "relu", "softmax")
+    with pytest.raises(ValueError, match="C-contiguous"):
+        f(coefs, intercepts, np.asfortranarray(np.ones((5, 3))), "relu", "softmax")
+    with pytest.raises(ValueError, match=r"coefs\[0\]"):
+        f(coefs, intercepts, np.ones((5, 4)), "relu", "softmax")
+    with pytest.raises(ValueError, match=r"intercepts\[1\]"):
+        f(coefs, [intercepts[0], np.zeros(3)], X, "relu", "softmax")
+    with pytest.raises(ValueError, match="activation"):
+        f(coefs, intercepts, X, "sigmoid", "softmax")
+    with pytest.raises(ValueError, match="out_activation"):
+        f(coefs, intercepts, X, "relu", "relu")
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        f(coefs, intercepts, X[0], "relu", "softmax")
+    with pytest.raises(ValueError, match="Y"):
+        lg(coefs, intercepts, X, Y[:4], "relu", "softmax", 0.0, None)
+    with pytest.raises(ValueError, match="Y"):
+        lg(coefs, intercepts, X, Y[:, 0].copy(), "relu", "softmax", 0.0, None)
+    with pytest.raises(ValueError, match="sample_weight"):
+        lg(coefs, intercepts, X, Y, "relu", "softmax", 0.0, sw[:3])
+    with pytest.raises(TypeError, match="sample_weight"):
+        lg(coefs, intercepts, X, Y, "relu", "softmax", 0.0, sw.astype(np.float32))
+    with pytest.raises(ValueError, match="intercepts"):
+        lg(coefs, intercepts[:1], X, Y, "relu", "softmax", 0.0, None)
+    with pytest.raises(TypeError, match="order"):
+        epoch(order=np.arange(5, dtype=np.int32))
+    with pytest.raises(ValueError, match="order"):
+        epoch(order=np.arange(4, dtype=np.int64))
+    with pytest.raises(ValueError, match="order"):
+        epoch(order=np.arange(1, 6, dtype=np.int64))
+    with pytest.raises(ValueError, match="batch_size"):
+        epoch(batch_size=0)
+    with pytest.raises(ValueError, match="solver"):
+        epoch(solver="lbfgs", state=[])
+    with pytest.raises(ValueError, match="state"):
+        epoch(state=[np.zeros_like(coefs[0])])
+    with pytest.raises(ValueError, match=r"state\[1\]"):
+        epoch(state=[np.zeros_like(coefs[0]), np.zeros((2, 2)),
+                     np.zeros(4), np.zeros(2)])
+    with pytest.raises(ValueError, match="state"):
+        epoch(solver="adam", state=new_state(coefs, intercepts, "sgd"))
+    ro = copy_all(coefs)
+    ro[0].flags.writeable = False
+    with pytest.raises(ValueError, match="writable"):
+        epoch(coefs=ro)
+    # read-only inputs are fine where nothing is written
+    Xr, cr = X.copy(), copy_all(coefs)
+    Xr.flags.writeable = False
+    for c in cr:
+        c.flags.writeable = False
+    assert np.all(np.isfinite(f(cr, intercepts, Xr, "relu", "softmax")))
+    assert np.isfinite(lg(cr, intercepts, Xr, Y, "relu", "softmax", 0.0, None)[0])
+    # zero rows: forward gives an empty output; training needs rows
+    assert f(coefs, intercepts, X[:0], "relu", "softmax").shape == (0, 2)
+    with pytest.raises(ValueError, match="row"):
+        lg(coefs, intercepts, X[:0], Y[:0], "relu", "softmax", 0.0, None)
