@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 
-from mlpx._display import TrainingCurveDisplay  # noqa: E402
+from mlpx._display import TrainingCurveDisplay, save_training_curve  # noqa: E402
 from mlpx._estimator import MLPClassifier  # noqa: E402
 
 
@@ -70,6 +70,14 @@ def test_plot_on_given_axes_and_save(data, tmp_path):
     assert disp.ax_ is ax2 and disp.figure_ is fig and not ax1.lines
     disp.figure_.savefig(tmp_path / "curve.png")
     assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_save_training_curve_without_pyplot(data, tmp_path):
+    est = _fit(*data, early_stopping=True)
+    n_open = len(plt.get_fignums())
+    save_training_curve(est, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(plt.get_fignums()) == n_open  # no pyplot figure left open
 
 
 def test_lbfgs_has_no_curve(data):

@@ -23,6 +23,18 @@ def _pyplot():
     return plt
 
 
+def save_training_curve(estimator: Any, path: Any, **savefig_kw: Any) -> None:
+    """Draw ``estimator``'s training curve into an image file (PNG, SVG, PDF
+    by the suffix) without pyplot, so no GUI backend is touched."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError(f"{_HINT} ({exc})") from exc
+    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+    TrainingCurveDisplay.from_estimator(estimator, ax=fig.subplots())
+    fig.savefig(path, **{"dpi": 120, **savefig_kw})
+
+
 class TrainingCurveDisplay:
     """Training loss per epoch, and the validation score on a second y-axis
     when the model was fitted with ``early_stopping=True``.
