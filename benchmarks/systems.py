@@ -420,4 +420,12 @@ def worker_env(name, threads):
         env["MLPX_BACKEND"] = "numpy"
     if name == "bound-mkl":
         env["MKL_NUM_THREADS"] = str(threads)
+    if name == "jax":
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:
+            cores = os.cpu_count() or 1
+        if threads == 1 < cores:   # XLA sizes its pool to the cores; it has no flag for 2 of 4
+            flags = os.environ.get("XLA_FLAGS", "")
+            env["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false").strip()
     return env

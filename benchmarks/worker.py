@@ -30,12 +30,19 @@ def main():
 
     from .machine import default_threads
     threads = default_threads()
-    limiter = None
+    import numpy  # noqa: F401  (load NumPy's OpenBLAS, mlpx's BLAS, before limiting)
     try:
         from threadpoolctl import threadpool_limits
-        limiter = threadpool_limits(threads)   # NumPy's OpenBLAS (= mlpx's BLAS)
     except ImportError:
-        pass
+        threadpool_limits = None
+
+    def limit_threads():
+        # applies to the pools loaded so far: called again after every setup,
+        # which loads the system's libraries (SciPy's OpenBLAS, torch's OpenMP...)
+        if threadpool_limits is not None:
+            threadpool_limits(threads)
+
+    limit_threads()
     from .configs import get_config
     from .systems import SYSTEMS, Skip
     from .machine import blas_info
@@ -59,6 +66,7 @@ def main():
             elif cmd == "setup":
                 try:
                     system.setup(get_config(msg["config"], msg.get("quick", False)), threads)
+                    limit_threads()
                     skip_reason = None
                     answer({"ok": True})
                 except Skip as exc:

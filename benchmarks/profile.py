@@ -1,0 +1,105 @@
+"""Where the time goes: ``python -m benchmarks.profile SYSTEM CONFIG [EPOCHS]``.
+
+Sets SYSTEM up on CONFIG in a worker process (as the report does), then
+attaches ``perf record -e cpu-clock -g`` to that process only while it
+trains EPOCHS epochs, and prints the share of samples per library (DSO) and
+the top symbols (self time, all threads of the worker). Needs ``perf``
+(linux-perf); software clock events are enough (no hardware counters here).
+
+    PYTHONPATH=src python -m benchmarks.profile mlpx c 40
+    PYTHONPATH=src python -m benchmarks.profile mlpx a32 3 --quick
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+
+from .machine import default_threads
+from .report import Worker
+
+
+def _group(dso):
+    d = dso.lower()
+    if "openblas" in d or "mkl" in d:
+        return "BLAS (" + os.path.basename(dso) + ")"
+    if "_core" in d and "mlpx" not in d:
+        return "mlpx native (_core)"
+    if "_core" in d:
+        return "mlpx native (_core)"
+    if "python" in d:
+        return "CPython interpreter"
+    if "numpy" in d or "_multiarray" in d or "_umath" in d:
+        return "NumPy"
+    if "kernel" in d:
+        return "kernel"
+    if "libm" in d or "libmvec" in d:
+        return "libm"
+    if "libc" in d:
+        return "libc"
+    return os.path.basename(dso)
+
+
+def profile(system, key, epochs, quick, freq=2000):
+    perf = shutil.which("perf")
+    if perf is None:
+        raise SystemExit("perf not found (apt-get install linux-perf)")
+    logdir = tempfile.mkdtemp(prefix="mlpx-profile-")
+    w = Worker(system, default_threads(), logdir)
+    try:
+        r = w.call(cmd="setup", config=key, quick=quick)
+        if "skip" in r:
+            raise SystemExit(f"{system} skipped: {r['skip']}")
+        t1 = w.call(cmd="train", k=1)["seconds"]
+        data = os.path.join(logdir, "perf.data")
+        rec = subprocess.Popen([perf, "record", "-e", "cpu-clock", "-F", str(freq), "-g",
+                                "-p", str(w.proc.pid), "-o", data],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        t = w.call(cmd="train", k=epochs)["seconds"]
+        rec.send_signal(signal.SIGINT)
+        rec.wait(timeout=60)
+    finally:
+        w.close()
+    rep = subprocess.run([perf, "report", "-i", data, "--stdio", "--no-children",
+                          "--sort", "dso,sym", "-g", "none", "--percent-limit", "0.3"],
+                         capture_output=True, text=True)
+    by_dso, rows = defaultdict(float), []
+    for line in rep.stdout.splitlines():
+        m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[[.kKuU]\]\s+(.*)", line)
+        if m:
+            pct, dso, sym = float(m.group(1)), m.group(2), m.group(3).strip()
+            by_dso[_group(dso)] += pct
+            rows.append((pct, os.path.basename(dso), sym))
+    out = [f"profile: {system} on {key}{' (quick)' if quick else ''}: {epochs} epochs in {t:.3f} s "
+           f"({t / epochs:.4g} s/epoch; first epoch {t1:.4g} s), perf cpu-clock {freq} Hz, "
+           "self time, all threads (idle time is not sampled; OpenBLAS threads "
+           "spinning between calls are)",
+           "", "| share | where |", "|---:|---|"]
+    for g, pct in sorted(by_dso.items(), key=lambda x: -x[1]):
+        out.append(f"| {pct:.1f}% | {g} |")
+    out += ["", "| share | library | symbol |", "|---:|---|---|"]
+    for pct, dso, sym in rows[:25]:
+        out.append(f"| {pct:.1f}% | {dso} | `{sym[:90]}` |")
+    return "\n".join(out)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("system")
+    ap.add_argument("config")
+    ap.add_argument("epochs", type=int, nargs="?", default=5)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--freq", type=int, default=2000)
+    a = ap.parse_args(argv)
+    print(profile(a.system, a.config, a.epochs, a.quick, a.freq))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
