@@ -203,8 +203,10 @@ def _train(args: argparse.Namespace) -> int:
           f"{len(model.classes_)} classes; {len(y_train)} train / {len(y_test)} held out")
     print(f"model: hidden {','.join(map(str, args.hidden))}, {args.activation}, "
           f"{args.solver}, {args.dtype}")
-    print(f"fit time: {fit_time:.3f} s ({model.n_iter_} epochs"
-          f"{', max_iter reached before convergence' if any(issubclass(w.category, ConvergenceWarning) for w in caught) else ''})")
+    unit = "iterations" if args.solver == "lbfgs" else "epochs"
+    stopped = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    print(f"fit time: {fit_time:.3f} s ({model.n_iter_} {unit}"
+          f"{', max_iter reached before convergence' if stopped else ''})")
     print(f"training loss: {model.loss_:.6f}")
     print(f"held-out accuracy: {accuracy:.4f}")
     if args.out:
