@@ -19,35 +19,33 @@
 #undef S
 #else
 
-/* dW (F, O) <- (dW + alpha W) / s, db (O,) <- sum_n D[n, :] / s, with dW
- * holding Z^T D on entry; D (N, O). */
+/* db (O,) = sum_n D[n, :] for D (N, O), rows added in order. */
 MLPX_CLONES
-static void S(finish_grads)(REAL *restrict dW, const REAL *restrict W,
-                            REAL *restrict db, const REAL *restrict D,
-                            int64_t N, int64_t F, int64_t O, REAL alpha,
-                            REAL s)
+static void S(column_sums)(REAL *restrict db, const REAL *restrict D,
+                           int64_t N, int64_t O)
 {
-    const int64_t n = F * O;
-    if (alpha != 0)
-        for (int64_t j = 0; j < n; j++) dW[j] = (dW[j] + alpha * W[j]) / s;
-    else
-        for (int64_t j = 0; j < n; j++) dW[j] = dW[j] / s;
     for (int64_t o = 0; o < O; o++) db[o] = D[o];
     for (int64_t r = 1; r < N; r++)
         for (int64_t o = 0; o < O; o++) db[o] = db[o] + D[r * O + o];
+}
+
+/* dW (F, O) <- (dW + alpha W) / s,  db (O,) <- db / s. */
+MLPX_CLONES
+static void S(finish_grads)(REAL *restrict dW, const REAL *restrict W,
+                            REAL *restrict db, int64_t F, int64_t O,
+                            REAL alpha, REAL s)
+{
+    const int64_t n = F * O;
+    for (int64_t j = 0; j < n; j++) dW[j] = (dW[j] + alpha * W[j]) / s;
     for (int64_t o = 0; o < O; o++) db[o] = db[o] / s;
 }
 
-/* sum_i ||W_i||^2, accumulated in double. */
-static double S(sum_squares)(const mlpx_net *net, const REAL *const *W)
+/* sum_i ||W_i||^2 over the layers, in double. */
+static double S(penalty_sum)(const mlpx_net *net, const REAL *const *W)
 {
     double total = 0;
-    for (int i = 0; i < net->n_layers; i++) {
-        const int64_t n = net->widths[i] * net->widths[i + 1];
-        double acc = 0;
-        for (int64_t j = 0; j < n; j++) acc += (double)W[i][j] * (double)W[i][j];
-        total += acc;
-    }
+    for (int i = 0; i < net->n_layers; i++)
+        total += S(mlpx_sum_squares)(W[i], net->widths[i] * net->widths[i + 1]);
     return total;
 }
 
@@ -57,13 +55,16 @@ static double S(sum_squares)(const mlpx_net *net, const REAL *const *W)
  *   D_K = (P - Y) sw[:, None]
  *   dW_i = (Z_i^T D_{i+1} + alpha W_i) / s,  db_i = sum_n D_{i+1} / s
  *   D_i = (D_{i+1} W_i^T) * f'(Z_i)
- * s = N or sum(sw). Work buffers: Z[1..K] (N, n_i) layer outputs, which the
- * backward pass overwrites with the errors D_i; tmp (N, max n_i). */
+ * s = N or sum(sw), also stored in *s_out. sq = sum_i ||W_i||^2 when the
+ * caller knows it, else < 0. finish = 0 leaves the raw Z_i^T D_{i+1} and
+ * sum_n D_{i+1} in dW, db (the optimizers finish them inline).
+ * Work buffers: Z[1..K] (N, n_i) layer outputs, which the backward pass
+ * overwrites with the errors D_i; tmp (N, max n_i). */
 double S(mlpx_batch_grad)(const mlpx_net *net, const REAL *const *W,
                           const REAL *const *b, const REAL *X, const REAL *Y,
-                          const REAL *sw, int64_t N, double alpha,
-                          REAL *const *Z, REAL *tmp, REAL *const *dW,
-                          REAL *const *db)
+                          const REAL *sw, int64_t N, double alpha, double sq,
+                          int finish, REAL *const *Z, REAL *tmp,
+                          REAL *const *dW, REAL *const *db, REAL *s_out)
 {
     const int K = net->n_layers;
     const int64_t *w = net->widths;
@@ -75,13 +76,16 @@ double S(mlpx_batch_grad)(const mlpx_net *net, const REAL *const *W,
         for (int64_t n = 0; n < N; n++) acc += (double)sw[n];
         s = (REAL)acc;
     }
-    if (alpha != 0) loss += 0.5 * alpha * S(sum_squares)(net, W) / (double)s;
+    *s_out = s;
+    if (alpha != 0)
+        loss += 0.5 * alpha * (sq >= 0 ? sq : S(penalty_sum)(net, W)) / (double)s;
     for (int i = K - 1; i >= 0; i--) {
         const int64_t F = w[i], O = w[i + 1];
         const REAL *Zin = i == 0 ? X : Z[i];
         const REAL *D = Z[i + 1];
         S(mlpx_gemm)(1, 0, F, O, N, 1, Zin, F, D, O, 0, dW[i], O);
-        S(finish_grads)(dW[i], W[i], db[i], D, N, F, O, (REAL)alpha, s);
+        S(column_sums)(db[i], D, N, O);
+        if (finish) S(finish_grads)(dW[i], W[i], db[i], F, O, (REAL)alpha, s);
         if (i > 0) {
             S(mlpx_gemm)(0, 1, N, F, O, 1, D, O, W[i], O, 0, tmp, F);
             S(mlpx_act_deriv)(Z[i], tmp, N, F, net->activation);
@@ -118,8 +122,9 @@ int S(mlpx_loss_and_grad)(const mlpx_net *net, const REAL *const *coefs,
         Z[i] = cur;
         cur += N * w[i];
     }
-    *loss = S(mlpx_batch_grad)(net, coefs, intercepts, X, Y, sw, N, alpha, Z,
-                               cur, dW, db);
+    REAL s;
+    *loss = S(mlpx_batch_grad)(net, coefs, intercepts, X, Y, sw, N, alpha, -1.0,
+                               1, Z, cur, dW, db, &s);
     free(buf);
     free(Z);
     return MLPX_OK;

@@ -149,14 +149,16 @@ MLPX_INLINE float mlpx_expm1_small_f(float y)
     double mlpx_batch_grad_##S(const mlpx_net *net, const REAL *const *W,      \
                                const REAL *const *b, const REAL *X,            \
                                const REAL *Y, const REAL *sw, int64_t N,       \
-                               double alpha, REAL *const *Z, REAL *tmp,        \
-                               REAL *const *dW, REAL *const *db);              \
+                               double alpha, double sq, int finish,            \
+                               REAL *const *Z, REAL *tmp, REAL *const *dW,     \
+                               REAL *const *db, REAL *s_out);                  \
     /* optim.c */                                                              \
-    void mlpx_sgd_##S(REAL *p, const REAL *g, REAL *v, int64_t n, REAL lr,     \
-                      REAL mu, int nesterov);                                  \
-    void mlpx_adam_##S(REAL *p, const REAL *g, REAL *m, REAL *v, int64_t n,    \
-                       REAL b1, REAL c1, REAL b2, REAL c2, double lr_t,        \
-                       REAL eps);
+    double mlpx_sum_squares_##S(const REAL *w, int64_t n);                     \
+    void mlpx_sgd_##S(REAL *p, const REAL *G, REAL *v, int64_t n, REAL alpha,  \
+                      REAL s, REAL lr, REAL mu, int nesterov);                 \
+    void mlpx_adam_##S(REAL *p, const REAL *G, REAL *m, REAL *v, int64_t n,    \
+                       REAL alpha, REAL s, REAL b1, REAL c1, REAL b2, REAL c2, \
+                       double lr_t, REAL eps);
 
 MLPX_DECLARE_KERNELS(float, f)
 MLPX_DECLARE_KERNELS(double, d)

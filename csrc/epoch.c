@@ -7,6 +7,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include "engine.h"
+/* optimizer block: values updated before their squares are summed */
+#define MLPX_BLOCK 4096
 #define REAL float
 #define S(name) name##_f
 #include "epoch.c"
@@ -77,7 +79,10 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
     const REAL b2 = (REAL)opt->beta_2, c2 = (REAL)(1 - opt->beta_2);
     const REAL eps = (REAL)opt->epsilon;
     int64_t t = opt->t;
-    double total = 0;
+    double total = 0, sq = 0;
+    if (alpha != 0)
+        for (int i = 0; i < K; i++)
+            sq += S(mlpx_sum_squares)(coefs[i], w[i] * w[i + 1]);
 
     for (int64_t start = 0; start < N; start += B) {
         const int64_t nb = N - start < B ? N - start : B;
@@ -94,27 +99,40 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
             y = yb;
             s = sw ? swb : NULL;
         }
+        REAL s_b;
         double l = S(mlpx_batch_grad)(net, (const REAL *const *)coefs,
                                       (const REAL *const *)intercepts, x, y, s,
-                                      nb, alpha, Z, tmp, dW, db);
+                                      nb, alpha, sq, 0, Z, tmp, dW, db, &s_b);
         total += l * (double)nb;
-        if (opt->solver == MLPX_SGD) {
-            for (int i = 0; i < K; i++) {
-                S(mlpx_sgd)(coefs[i], dW[i], state[i], w[i] * w[i + 1], lr, mu,
-                            opt->nesterov);
-                S(mlpx_sgd)(intercepts[i], db[i], state[K + i], w[i + 1], lr, mu,
-                            opt->nesterov);
-            }
-        } else {
+        const REAL a = (REAL)alpha;
+        double lr_t = 0;
+        if (opt->solver == MLPX_ADAM) {
             t += 1;
-            const double lr_t = opt->lr * sqrt(1 - pow(opt->beta_2, (double)t)) /
-                                (1 - pow(opt->beta_1, (double)t));
-            for (int i = 0; i < K; i++) {
-                S(mlpx_adam)(coefs[i], dW[i], state[i], state[2 * K + i],
-                             w[i] * w[i + 1], b1, c1, b2, c2, lr_t, eps);
-                S(mlpx_adam)(intercepts[i], db[i], state[K + i], state[3 * K + i],
-                             w[i + 1], b1, c1, b2, c2, lr_t, eps);
+            lr_t = opt->lr * sqrt(1 - pow(opt->beta_2, (double)t)) /
+                   (1 - pow(opt->beta_1, (double)t));
+        }
+        /* update in blocks; ||W||^2 of the new coefs (the next batch's
+         * penalty) summed while the block is in cache */
+        sq = 0;
+        for (int i = 0; i < K; i++) {
+            const int64_t n = w[i] * w[i + 1];
+            for (int64_t j = 0; j < n; j += MLPX_BLOCK) {
+                const int64_t m = n - j < MLPX_BLOCK ? n - j : MLPX_BLOCK;
+                if (opt->solver == MLPX_SGD)
+                    S(mlpx_sgd)(coefs[i] + j, dW[i] + j, state[i] + j, m, a, s_b,
+                                lr, mu, opt->nesterov);
+                else
+                    S(mlpx_adam)(coefs[i] + j, dW[i] + j, state[i] + j,
+                                 state[2 * K + i] + j, m, a, s_b, b1, c1, b2, c2,
+                                 lr_t, eps);
+                if (alpha != 0) sq += S(mlpx_sum_squares)(coefs[i] + j, m);
             }
+            if (opt->solver == MLPX_SGD)
+                S(mlpx_sgd)(intercepts[i], db[i], state[K + i], w[i + 1], 0, s_b, lr,
+                            mu, opt->nesterov);
+            else
+                S(mlpx_adam)(intercepts[i], db[i], state[K + i], state[3 * K + i],
+                             w[i + 1], 0, s_b, b1, c1, b2, c2, lr_t, eps);
         }
     }
     *loss = total / (double)N;

@@ -18,22 +18,39 @@
 #undef S
 #else
 
+/* sum_j w_j^2 for w (n,), in double with 8 interleaved partial sums (a fixed
+ * order that vectorizes). */
+MLPX_CLONES
+double S(mlpx_sum_squares)(const REAL *restrict w, int64_t n)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++) acc[l] += (double)w[j + l] * (double)w[j + l];
+    for (int l = 0; j < n; j++, l++) acc[l] += (double)w[j] * (double)w[j];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* The optimizers below take the raw gradient G (Z^T D, or the column sums of
+ * D for an intercept) and finish it inline, as the NumPy twin does in a
+ * separate pass: g = (G + alpha p) / s  (alpha = 0 for intercepts). */
+
 /* SGD with momentum on n values: v = mu v - lr g;
  * p += (mu v - lr g) if nesterov else v. */
 MLPX_CLONES
-void S(mlpx_sgd)(REAL *restrict p, const REAL *restrict g, REAL *restrict v,
-                 int64_t n, REAL lr, REAL mu, int nesterov)
+void S(mlpx_sgd)(REAL *restrict p, const REAL *restrict G, REAL *restrict v,
+                 int64_t n, REAL alpha, REAL s, REAL lr, REAL mu, int nesterov)
 {
     if (nesterov) {
         for (int64_t j = 0; j < n; j++) {
-            REAL step = lr * g[j];
+            REAL step = lr * ((G[j] + alpha * p[j]) / s);
             REAL vj = v[j] * mu - step;
             v[j] = vj;
             p[j] = p[j] + (mu * vj - step);
         }
     } else {
         for (int64_t j = 0; j < n; j++) {
-            REAL vj = v[j] * mu - lr * g[j];
+            REAL vj = v[j] * mu - lr * ((G[j] + alpha * p[j]) / s);
             v[j] = vj;
             p[j] = p[j] + vj;
         }
@@ -45,14 +62,15 @@ void S(mlpx_sgd)(REAL *restrict p, const REAL *restrict g, REAL *restrict v,
  * p += -lr_t m / (sqrt(v) + eps).  The update is formed in double (as NumPy
  * does: lr_t is a float64 scalar) and rounded once into p. */
 MLPX_CLONES
-void S(mlpx_adam)(REAL *restrict p, const REAL *restrict g, REAL *restrict m,
-                  REAL *restrict v, int64_t n, REAL b1, REAL c1, REAL b2,
-                  REAL c2, double lr_t, REAL eps)
+void S(mlpx_adam)(REAL *restrict p, const REAL *restrict G, REAL *restrict m,
+                  REAL *restrict v, int64_t n, REAL alpha, REAL s, REAL b1,
+                  REAL c1, REAL b2, REAL c2, double lr_t, REAL eps)
 {
     const double neg_lr_t = -lr_t;
     for (int64_t j = 0; j < n; j++) {
-        REAL mj = m[j] * b1 + c1 * g[j];
-        REAL vj = v[j] * b2 + c2 * (g[j] * g[j]);
+        REAL g = (G[j] + alpha * p[j]) / s;
+        REAL mj = m[j] * b1 + c1 * g;
+        REAL vj = v[j] * b2 + c2 * (g * g);
         m[j] = mj;
         v[j] = vj;
         REAL den = (REAL)sqrt((double)vj) + eps;
