@@ -291,7 +291,8 @@ def _info(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------- plumbing
 
 
-def _reporting(name: str, run: Callable[[argparse.Namespace], int]):
+def _reporting(name: str, run: Callable[[argparse.Namespace], int]
+               ) -> Callable[[argparse.Namespace], int]:
     """Wrap ``run`` so that user errors become one stderr line and status 2."""
 
     def wrapped(args: argparse.Namespace) -> int:
@@ -308,7 +309,10 @@ def _reporting(name: str, run: Callable[[argparse.Namespace], int]):
     return wrapped
 
 
-COMMANDS: Dict[str, Tuple[str, Callable, Callable]] = {
+Command = Tuple[str, Callable[[argparse.ArgumentParser], None],
+                Callable[[argparse.Namespace], int]]
+
+COMMANDS: Dict[str, Command] = {
     "train": ("train an MLPClassifier on a .csv or .npz file",
               _train_arguments, _reporting("train", _train)),
     "predict": ("predict with a saved model; CSV on stdout",
@@ -318,7 +322,8 @@ COMMANDS: Dict[str, Tuple[str, Callable, Callable]] = {
 }
 
 
-def add_commands(subparsers, names: Optional[Sequence[str]] = None) -> None:
+def add_commands(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]",
+                 names: Optional[Sequence[str]] = None) -> None:
     """Register ``names`` (default: all of ``COMMANDS``) on an argparse
     subparsers object; each parser gets ``func`` = its run function."""
     for name in names or COMMANDS:
@@ -336,7 +341,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command is None:
         parser.print_help()
         return USER_ERROR
-    return args.func(args)
+    status: int = args.func(args)
+    return status
 
 
 if __name__ == "__main__":

@@ -8,14 +8,14 @@ names the ``mlpx[plot]`` extra.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
 _HINT = "TrainingCurveDisplay needs matplotlib: pip install mlpx[plot] (or matplotlib)"
 
 
-def _pyplot():
+def _pyplot() -> Any:
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:
@@ -107,8 +107,8 @@ class TrainingCurveDisplay:
         )
         return display.plot(ax=ax)
 
-    def plot(self, ax: Any = None, *, loss_kw: Optional[dict] = None,
-             val_kw: Optional[dict] = None) -> "TrainingCurveDisplay":
+    def plot(self, ax: Any = None, *, loss_kw: Optional[Dict[str, Any]] = None,
+             val_kw: Optional[Dict[str, Any]] = None) -> "TrainingCurveDisplay":
         """Draw the curves.
 
         Parameters

@@ -34,9 +34,12 @@ import os
 import re
 import zipfile
 from numbers import Integral, Real
-from typing import Any, BinaryIO, Dict, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, Dict, NoReturn, Union
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ._estimator import MLPClassifier
 
 FORMAT = "mlpx.MLPClassifier"
 FORMAT_VERSION = 1
@@ -81,7 +84,7 @@ def save(estimator: Any, path: Union[PathLike, BinaryIO]) -> None:
     params = estimator.get_params(deep=False)
     if not isinstance(params.get("random_state"), (type(None), Integral, np.integer)):
         params["random_state"] = None
-    arrays: Dict[str, np.ndarray] = {
+    arrays: Dict[str, Any] = {
         "format": np.array(FORMAT),
         "format_version": np.array(FORMAT_VERSION),
         "mlpx_version": np.array(__version__),
@@ -108,7 +111,7 @@ def save(estimator: Any, path: Union[PathLike, BinaryIO]) -> None:
     np.savez(path, **arrays)
 
 
-def _fail(path, what: str):
+def _fail(path: Any, what: str) -> NoReturn:
     name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else getattr(path, "name", "<file>")
     raise ValueError(f"{name}: not a valid mlpx model file: {what}")
 
@@ -152,7 +155,7 @@ def _json(path, data, key) -> dict:
     return value
 
 
-def load(path: Union[PathLike, BinaryIO]):
+def load(path: Union[PathLike, BinaryIO]) -> "MLPClassifier":
     """Read a model written by ``save``; returns a fitted ``mlpx.MLPClassifier``.
 
     Predictions are bitwise equal to the saved estimator's. Raises

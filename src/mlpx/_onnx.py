@@ -15,15 +15,18 @@ multilabel) and ``"probabilities"`` (a plain tensor, columns as ``classes_``).
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import onnx
 
 _EXTRA_HINT = "install it with `pip install mlpx[onnx]` (skl2onnx, onnx; onnxruntime to run)"
 _registered = False
 
 
-def _import_skl2onnx():
+def _import_skl2onnx() -> Any:
     try:
         import onnx  # noqa: F401
         import skl2onnx
@@ -108,8 +111,8 @@ def _check_exportable(est) -> None:
         raise ValueError(f"activation {est.activation!r} has no ONNX mapping")
 
 
-def export_onnx(estimator: Any, path: Optional[Union[str, os.PathLike]] = None,
-                *, target_opset: Optional[int] = None):
+def export_onnx(estimator: Any, path: Optional[Union[str, "os.PathLike[str]"]] = None,
+                *, target_opset: Optional[int] = None) -> "onnx.ModelProto":
     """Convert a fitted ``MLPClassifier`` to an ``onnx.ModelProto``.
 
     Parameters
