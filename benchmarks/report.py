@@ -34,6 +34,8 @@ ALL_SYSTEMS = list(SYSTEMS)
 REF = "mlpx"
 PEERS = ("torch", "jax")
 FAMILY_A = ("a32", "a256", "a2048")
+PEER_GEMM = {"torch": "MKL sgemm/dgemm via aten (torch CPU wheel, BLAS_INFO=mkl)",
+             "jax": "XLA:CPU dot (Eigen / oneDNN kernels inside jaxlib)"}
 
 
 def log(*args):
@@ -44,13 +46,34 @@ class WorkerError(RuntimeError):
     pass
 
 
+SRC = os.path.join(ROOT, "src")     # replaced by a snapshot in run()
+
+
+def snapshot_src(dest):
+    """Copy src/mlpx (with its built extension) to dest/src and return it:
+    every worker of a run imports the same build, even if the tree is rebuilt
+    meanwhile (overwriting a loaded .so crashes the process using it)."""
+    import hashlib
+    import shutil
+    src = os.path.join(dest, "src")
+    shutil.copytree(os.path.join(ROOT, "src"), src,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    sums = {}
+    for dirpath, _, files in os.walk(src):
+        for f in files:
+            if f.endswith((".so", ".pyd")):
+                with open(os.path.join(dirpath, f), "rb") as fh:
+                    sums[f] = hashlib.sha1(fh.read()).hexdigest()[:12]
+    return src, sums
+
+
 class Worker:
     def __init__(self, name, threads, logdir):
         self.name = name
         env = os.environ.copy()
         env.update(worker_env(name, threads))
         env["BENCH_THREADS"] = str(threads)
-        paths = [os.path.join(ROOT, "src"), ROOT]
+        paths = [SRC, ROOT]
         if env.get("PYTHONPATH"):
             paths.append(env["PYTHONPATH"])
         env["PYTHONPATH"] = os.pathsep.join(paths)
@@ -68,7 +91,11 @@ class Worker:
         except BrokenPipeError:
             line = ""
         if not line:
-            raise WorkerError(f"worker {self.name} died; end of its log:\n{self.tail()}")
+            try:
+                rc = self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                rc = "still running"
+            raise WorkerError(f"worker {self.name} died (exit {rc}); end of its log:\n{self.tail()}")
         out = json.loads(line)
         if "error" in out:
             raise WorkerError(f"{self.name}: {msg['cmd']} failed:\n{out['error']}")
@@ -80,14 +107,16 @@ class Worker:
             return f.read()[-n:]
 
     def close(self):
-        try:
-            self.call(cmd="quit")
-        except Exception:  # noqa: BLE001
-            pass
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()          # EOF: the worker's loop ends
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()                 # busy in a long command
+                self.proc.wait()
         self.log.close()
 
 
@@ -166,7 +195,7 @@ def run_memory(quick, results, systems):
         for epochs in (1, 20):
             env = os.environ.copy()
             env.update(worker_env(system, default_threads()))
-            env["PYTHONPATH"] = os.pathsep.join([os.path.join(ROOT, "src"), ROOT])
+            env["PYTHONPATH"] = os.pathsep.join([SRC, ROOT])
             cmd = [sys.executable, "-m", "benchmarks.memory", system, key, str(epochs)]
             if quick:
                 cmd.append("--quick")
@@ -229,7 +258,10 @@ def evaluate_targets(results):
                 continue
             need, note = 1.0, ""
             if b is not None and p / b <= 1.1:
-                need, note = 1 / 1.05, f"{peer} within 1.1x of the bound ({p / b:.2f}x): mlpx within 5% of it"
+                lib = os.path.basename((results.get("info", {}).get("mlpx", {}) or {}).get("blas_library") or "?")
+                need = 1 / 1.05
+                note = (f"{peer} within 1.1x of the bound ({p / b:.2f}x), so mlpx must be within 5% of it; "
+                        f"GEMMs: {peer} {PEER_GEMM[peer]}, mlpx {lib}")
             if fam in ("c", "e") and peer == "jax":
                 need = 1.5
             if fam in ("c", "e") and peer == "torch":
@@ -304,6 +336,10 @@ def render_markdown(results):
                + (f" (mlpx {mi.get('mlpx')}, commit {meta['machine']['git']})" if backend else "")
                + ("" if backend == "native" else
                   f" — native mlpx did not run: {results['skipped'].get('mlpx', {}).get('reason', '?')}"))
+    snap = meta.get("snapshot")
+    if snap:
+        out.append("- mlpx imported from a copy of src/ taken at start; extensions: "
+                   + (", ".join(f"`{k}` sha1 {v}" for k, v in snap["extensions_sha1"].items()) or "none"))
     m = meta["machine"]
     out.append(f"- Machine: {m['cpu']} ({', '.join(m['isa'])}), {m['cores_available']} cores, "
                f"{m['os']}, Python {m['python']}; run {m['date_utc']}; "
@@ -460,7 +496,7 @@ def plot(results, path):
 # ----------------------------------------------------------------- main
 
 def run(keys, systems, quick, repeats, sample_seconds, sections, threads=None,
-        settle=None, max_wait=None):
+        settle=None, max_wait=None, snapshot=True):
     threads = threads or default_threads()
     settle = (0.02 if quick else 0.25) if settle is None else settle
     max_wait = (0 if quick else 60) if max_wait is None else max_wait
@@ -474,6 +510,12 @@ def run(keys, systems, quick, repeats, sample_seconds, sections, threads=None,
         "systems": systems, "configs": {}, "skipped": {}, "info": {},
     }
     logdir = tempfile.mkdtemp(prefix="mlpx-bench-")
+    global SRC
+    if snapshot:
+        SRC, sums = snapshot_src(logdir)
+        results["meta"]["snapshot"] = {"src": SRC, "extensions_sha1": sums}
+    else:
+        SRC = os.path.join(ROOT, "src")
     t0 = time.time()
     workers = {}
     try:
@@ -521,7 +563,13 @@ def save(results, out_dir):
     return md
 
 
+def _sigterm(signum, frame):
+    raise SystemExit(128 + signum)     # unwinds run(): workers are closed
+
+
 def main(argv=None):
+    import signal
+    signal.signal(signal.SIGTERM, _sigterm)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK") == "1",
                     help="tiny sizes (env BENCH_QUICK=1)")
@@ -535,6 +583,8 @@ def main(argv=None):
                     help="idle pause before each sample so other pools stop spinning (0.25 s full)")
     ap.add_argument("--max-wait-quiet", type=float, default=None,
                     help="wait up to this many s per config for other processes to go idle (60 full, 0 quick)")
+    ap.add_argument("--no-snapshot", action="store_true",
+                    help="import mlpx from src/ directly instead of a copy taken at start")
     ap.add_argument("--threads", type=int, default=None, help="threads for every system (default: cores)")
     ap.add_argument("--out", default=None, help=f"results folder (default {RESULTS}, quick: .../quick)")
     ap.add_argument("--no-save", action="store_true")
@@ -557,7 +607,7 @@ def main(argv=None):
     repeats = a.repeats or (3 if a.quick else 7)
     sample = a.sample_seconds or (0.01 if a.quick else 0.25)
     results = run(keys, systems, a.quick, repeats, sample, set(a.sections.split(",")), a.threads,
-                  a.settle, a.max_wait_quiet)
+                  a.settle, a.max_wait_quiet, not a.no_snapshot)
     if a.no_save:
         md = render_markdown(results)
     else:
