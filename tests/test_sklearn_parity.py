@@ -339,3 +339,16 @@ def test_float32_trains_in_float32_close_to_sklearn(solver, target):
     if solver != "lbfgs":
         assert_allclose(mx.loss_curve_, sk.loss_curve_, rtol=1e-4)
     assert_allclose(mx.predict_proba(X), sk.predict_proba(X), rtol=tol, atol=tol / 10)
+
+
+def test_in_place_shuffle_equals_sklearn_shuffle():
+    """The estimator shuffles its index in place with RandomState.shuffle;
+    that is the order scikit-learn's ``utils.shuffle`` gives, epoch after epoch."""
+    from sklearn.utils import shuffle
+    a, b = np.random.RandomState(11), np.random.RandomState(11)
+    ours = theirs = np.arange(257, dtype=np.int64)
+    ours = ours.copy()
+    for _ in range(4):
+        theirs = shuffle(theirs, random_state=a)
+        b.shuffle(ours)
+        assert_array_equal(ours, theirs)
