@@ -8,6 +8,8 @@ call raises TypeError/ValueError naming the argument; finiteness is the
 caller's business. The GIL is released around every C call.
 """
 
+from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_WRITABLE, PyBuffer_Release,
+                             PyObject_GetBuffer)
 from libc.stdint cimport int64_t, uintptr_t
 from libc.stdlib cimport malloc, free
 
@@ -89,29 +91,68 @@ def _set_blas(sgemm_ptr, dgemm_ptr, ilp64):
 
 # ---------------------------------------------------------------- validation
 
-cdef object _float_dtype(str name, object a):
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
-    if a.dtype != np.float32 and a.dtype != np.float64:
-        raise TypeError(f"{name} must have dtype float32 or float64, got {a.dtype}")
-    return a.dtype
+cdef object _F32 = np.dtype(np.float32)
+cdef object _F64 = np.dtype(np.float64)
+cdef object _I64 = np.dtype(np.int64)
 
 
-cdef _check(str name, object a, object dtype, tuple shape, bint writable=False):
-    """Raise unless `a` is a C-contiguous ndarray of `dtype` and `shape`."""
+cdef struct _Arr:
+    void *data
+    int ndim
+    Py_ssize_t shape[2]
+
+
+cdef int _get(str name, object a, object dtype, int ndim, bint writable,
+              _Arr *out) except -1:
+    """Check that `a` is an ndarray of `dtype` with `ndim` dimensions, C order
+    (and writable when asked); store its data address and shape in `out`.
+    The address stays valid while the caller holds a reference to `a`."""
+    cdef Py_buffer view
+    cdef int flags = PyBUF_C_CONTIGUOUS | (PyBUF_WRITABLE if writable else 0)
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
-    if a.dtype != dtype:
-        raise TypeError(f"{name} has dtype {a.dtype}, expected {dtype}"
-                        + ("" if name == "order" else " (the dtype of X)"))
-    if a.ndim != len(shape):
-        raise ValueError(f"{name} must be {len(shape)}-D, got {a.ndim}-D with shape {a.shape}")
-    if a.shape != shape:
-        raise ValueError(f"{name} has shape {a.shape}, expected {shape}")
-    if not a.flags.c_contiguous:
-        raise ValueError(f"{name} must be C-contiguous")
-    if writable and not a.flags.writeable:
-        raise ValueError(f"{name} must be writable (it is updated in place)")
+    d = a.dtype
+    if d is not dtype and d != dtype:
+        if dtype is _I64:
+            raise TypeError(f"{name} has dtype {d}, expected int64")
+        if d != _F32 and d != _F64:
+            raise TypeError(f"{name} must have dtype float32 or float64, got {d}")
+        raise TypeError(f"{name} has dtype {d}, expected {dtype} (the dtype of X)")
+    try:
+        PyObject_GetBuffer(a, &view, flags)
+    except (BufferError, ValueError):
+        if writable and not a.flags.writeable:
+            raise ValueError(f"{name} must be writable (it is updated in place)") from None
+        raise ValueError(f"{name} must be C-contiguous") from None
+    out.data = view.buf
+    out.ndim = view.ndim
+    out.shape[0] = view.shape[0] if view.ndim > 0 else 1
+    out.shape[1] = view.shape[1] if view.ndim > 1 else 1
+    PyBuffer_Release(&view)
+    if out.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got {a.ndim}-D with shape {a.shape}")
+    return 0
+
+
+cdef void *_vector(str name, object a, object dtype, Py_ssize_t n) except? NULL:
+    """Data address of the (n,) array `a`, or NULL when `a` is None."""
+    cdef _Arr arr
+    if a is None:
+        return NULL
+    _get(name, a, dtype, 1, False, &arr)
+    if arr.shape[0] != n:
+        raise ValueError(f"{name} has shape {a.shape}, expected ({n},)")
+    return arr.data
+
+
+cdef void *_matrix(str name, object a, object dtype, Py_ssize_t n0, Py_ssize_t n1,
+                   bint writable=False) except NULL:
+    """Data address of the (n0, n1) array `a`."""
+    cdef _Arr arr
+    _get(name, a, dtype, 2, writable, &arr)
+    if arr.shape[0] != n0 or arr.shape[1] != n1:
+        raise ValueError(f"{name} has shape {a.shape}, expected ({n0}, {n1})")
+    return arr.data
 
 
 cdef int _code(str name, object value, tuple allowed) except -1:
@@ -121,52 +162,41 @@ cdef int _code(str name, object value, tuple allowed) except -1:
 
 
 cdef class _Net:
-    """Validated network: dtype, widths n_0..n_K and data pointers of the
-    coefs and intercepts (the arrays are kept alive here)."""
+    """A validated network: widths n_0..n_K and the data addresses of the
+    coefs and intercepts (whose arrays the caller keeps alive)."""
     cdef mlpx_net net
     cdef int64_t *widths
     cdef void **W
     cdef void **b
-    cdef object dtype
     cdef bint f64
-    cdef list keep
 
     def __dealloc__(self):
         free(self.widths)
         free(self.W)
         free(self.b)
 
-
-cdef const void *_cptr(object a) except NULL:
-    """Address of the data of a validated, non-empty, C-contiguous array
-    (read-only arrays accepted)."""
-    cdef const float[::1] f
-    cdef const double[::1] d
-    cdef const int64_t[::1] q
-    flat = a.reshape(-1)
-    if a.dtype == np.float32:
-        f = flat
-        return &f[0]
-    if a.dtype == np.float64:
-        d = flat
-        return &d[0]
-    q = flat
-    return &q[0]
+    cdef object dtype(self):
+        return _F64 if self.f64 else _F32
 
 
-cdef _Net _check_net(object coefs, object intercepts, object X, object activation,
+cdef _Net _check_net(tuple coefs, tuple intercepts, object X, object activation,
                      object out_activation, bint writable=False):
+    """Validate X (N, n_0) and the layers; shapes must chain."""
     cdef _Net net = _Net()
-    cdef Py_ssize_t K, i
-    net.dtype = _float_dtype("X", X)
-    net.f64 = net.dtype == np.float64
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D, got {X.ndim}-D with shape {X.shape}")
-    if not X.flags.c_contiguous:
-        raise ValueError("X must be C-contiguous")
-    if not isinstance(coefs, (list, tuple)) or not isinstance(intercepts, (list, tuple)):
-        raise TypeError("coefs and intercepts must be lists (or tuples) of arrays")
-    K = len(coefs)
+    cdef Py_ssize_t K = len(coefs), i
+    cdef _Arr x, arr
+    if not isinstance(X, np.ndarray):
+        raise TypeError(f"X must be a numpy.ndarray, got {type(X).__name__}")
+    dtype = X.dtype
+    if dtype is not _F32 and dtype is not _F64:
+        if dtype == _F32:
+            dtype = _F32
+        elif dtype == _F64:
+            dtype = _F64
+        else:
+            raise TypeError(f"X must have dtype float32 or float64, got {X.dtype}")
+    net.f64 = dtype is _F64
+    _get("X", X, dtype, 2, False, &x)
     if K < 1:
         raise ValueError("coefs must hold at least one array")
     if len(intercepts) != K:
@@ -178,30 +208,33 @@ cdef _Net _check_net(object coefs, object intercepts, object X, object activatio
     net.b = <void **>malloc(K * sizeof(void *))
     if net.widths == NULL or net.W == NULL or net.b == NULL:
         raise MemoryError()
-    net.widths[0] = X.shape[1]
-    if X.shape[1] < 1:
+    if x.shape[1] < 1:
         raise ValueError("X must have at least one column")
+    net.widths[0] = x.shape[1]
     for i in range(K):
-        W = coefs[i]
-        if not isinstance(W, np.ndarray):
-            raise TypeError(f"coefs[{i}] must be a numpy.ndarray, got {type(W).__name__}")
-        if W.ndim != 2:
-            raise ValueError(f"coefs[{i}] must be 2-D, got shape {W.shape}")
-        if W.shape[0] != net.widths[i]:
+        _get(f"coefs[{i}]", coefs[i], dtype, 2, writable, &arr)
+        if arr.shape[0] != net.widths[i]:
             raise ValueError(
-                f"coefs[{i}] has shape {W.shape}; its first dimension must be "
+                f"coefs[{i}] has shape {coefs[i].shape}; its first dimension must be "
                 f"{net.widths[i]} ({'X.shape[1]' if i == 0 else f'coefs[{i - 1}].shape[1]'})")
-        if W.shape[1] < 1:
-            raise ValueError(f"coefs[{i}] has shape {W.shape}; layers need at least one unit")
-        _check(f"coefs[{i}]", W, net.dtype, (W.shape[0], W.shape[1]), writable)
-        net.widths[i + 1] = W.shape[1]
-        _check(f"intercepts[{i}]", intercepts[i], net.dtype, (W.shape[1],), writable)
-        net.W[i] = <void *>_cptr(W)
-        net.b[i] = <void *>_cptr(intercepts[i])
+        if arr.shape[1] < 1:
+            raise ValueError(f"coefs[{i}] has shape {coefs[i].shape}; layers need at least one unit")
+        net.W[i] = arr.data
+        net.widths[i + 1] = arr.shape[1]
+        net.b[i] = _vector(f"intercepts[{i}]", intercepts[i], dtype, arr.shape[1])
+        if writable and not intercepts[i].flags.writeable:
+            raise ValueError(f"intercepts[{i}] must be writable (it is updated in place)")
     net.net.n_layers = <int>K
     net.net.widths = net.widths
-    net.keep = [coefs, intercepts]
     return net
+
+
+cdef tuple _layers(str name, object seq):
+    """The list of arrays `seq` as a tuple (which keeps them alive while the
+    GIL is released)."""
+    if not isinstance(seq, (list, tuple)):
+        raise TypeError(f"{name} must be a list (or tuple) of arrays, got {type(seq).__name__}")
+    return tuple(seq)
 
 
 cdef _raise_status(int status):
@@ -219,27 +252,20 @@ cdef _require_blas():
             "mlpx._core: no BLAS installed; call _set_blas first (mlpx._blas.install does)")
 
 
-cdef const void *_opt_ptr(str name, object a, object dtype, Py_ssize_t N) except? NULL:
-    """Pointer to the (N,) array `a` of `dtype`, or NULL when a is None."""
-    if a is None:
-        return NULL
-    _check(name, a, dtype, (N,))
-    return _cptr(a)
-
-
 # ---------------------------------------------------------------- functions
 
 def forward(coefs, intercepts, X, activation, out_activation):
     """Output of the last layer: P = f_K(... f(X @ W_0 + b_0) ... @ W_K + b_K)."""
+    coefs, intercepts = _layers("coefs", coefs), _layers("intercepts", intercepts)
     cdef _Net net = _check_net(coefs, intercepts, X, activation, out_activation)
     _require_blas()
     cdef int64_t N = X.shape[0]
     cdef int K = net.net.n_layers
-    P = np.empty((N, net.widths[K]), dtype=net.dtype)
+    P = np.empty((N, net.widths[K]), dtype=net.dtype())
     if N == 0:
         return P
-    cdef const void *x = _cptr(X)
-    cdef void *p = <void *>_cptr(P)
+    cdef void *x = _matrix("X", X, net.dtype(), N, net.widths[0])
+    cdef void *p = _matrix("P", P, net.dtype(), N, net.widths[K])
     cdef int status
     with nogil:
         if net.f64:
@@ -264,25 +290,30 @@ def loss_and_grad(coefs, intercepts, X, Y, activation, out_activation, alpha,
     D_{i-1} = (D_i @ W_i^T) * f'(Z_i)
     where s = number of rows, or sum(sample_weight).
     """
+    coefs, intercepts = _layers("coefs", coefs), _layers("intercepts", intercepts)
     cdef _Net net = _check_net(coefs, intercepts, X, activation, out_activation)
     _require_blas()
     cdef int64_t N = X.shape[0]
     cdef int K = net.net.n_layers, i
     if N < 1:
         raise ValueError("X must have at least one row")
-    _check("Y", Y, net.dtype, (N, net.widths[K]))
+    dtype = net.dtype()
+    cdef void *x = _matrix("X", X, dtype, N, net.widths[0])
+    cdef void *y = _matrix("Y", Y, dtype, N, net.widths[K])
+    cdef void *sw = _vector("sample_weight", sample_weight, dtype, N)
     cdef double a = float(alpha)
-    cdef const void *sw = _opt_ptr("sample_weight", sample_weight, net.dtype, N)
-    cdef const void *x = _cptr(X)
-    cdef const void *y = _cptr(Y)
     coef_grads = [np.empty_like(W) for W in coefs]
     intercept_grads = [np.empty_like(b) for b in intercepts]
     cdef void **ptrs = <void **>malloc(2 * K * sizeof(void *))
     if ptrs == NULL:
         raise MemoryError()
-    for i in range(K):
-        ptrs[i] = <void *>_cptr(coef_grads[i])
-        ptrs[K + i] = <void *>_cptr(intercept_grads[i])
+    try:
+        for i in range(K):
+            ptrs[i] = _matrix("dW", coef_grads[i], dtype, net.widths[i], net.widths[i + 1])
+            ptrs[K + i] = _vector("db", intercept_grads[i], dtype, net.widths[i + 1])
+    except BaseException:
+        free(ptrs)
+        raise
     cdef double loss = 0
     cdef int status
     with nogil:
@@ -314,6 +345,7 @@ def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size,
     second moments). ``t`` = Adam steps taken before this epoch. Returns
     sum_batches(batch_loss * rows) / n.
     """
+    coefs, intercepts = _layers("coefs", coefs), _layers("intercepts", intercepts)
     cdef _Net net = _check_net(coefs, intercepts, X, activation, out_activation,
                                writable=True)
     _require_blas()
@@ -321,14 +353,13 @@ def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size,
     cdef int K = net.net.n_layers, i, n_state
     if N < 1:
         raise ValueError("X must have at least one row")
-    _check("Y", Y, net.dtype, (N, net.widths[K]))
-    cdef const void *sw = _opt_ptr("sample_weight", sample_weight, net.dtype, N)
-    cdef const void *ordp = NULL
-    if order is not None:
-        _check("order", order, np.dtype(np.int64), (N,))
-        if order.min() < 0 or order.max() >= N:
-            raise ValueError(f"order holds indices outside [0, {N})")
-        ordp = _cptr(order)
+    dtype = net.dtype()
+    cdef void *x = _matrix("X", X, dtype, N, net.widths[0])
+    cdef void *y = _matrix("Y", Y, dtype, N, net.widths[K])
+    cdef void *sw = _vector("sample_weight", sample_weight, dtype, N)
+    cdef void *ordp = _vector("order", order, _I64, N)
+    if ordp != NULL and (order.min() < 0 or order.max() >= N):
+        raise ValueError(f"order holds indices outside [0, {N})")
     cdef int64_t bs = operator.index(batch_size)
     if bs < 1:
         raise ValueError(f"batch_size must be >= 1, got {bs}")
@@ -347,26 +378,30 @@ def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size,
         raise ValueError(f"t must be >= 0, got {opt.t}")
     cdef double a = float(alpha)
 
-    params = list(coefs) + list(intercepts)
     n_state = 2 * K if opt.solver == MLPX_SGD else 4 * K
     if not isinstance(state, (list, tuple)) or len(state) != n_state:
         raise ValueError(
             f"state must be a list of {n_state} arrays for solver={solver!r} "
             f"and {K} layers, got "
             f"{len(state) if isinstance(state, (list, tuple)) else type(state).__name__}")
+    state = tuple(state)
     cdef void **sp = <void **>malloc(n_state * sizeof(void *))
     if sp == NULL:
         raise MemoryError()
+    cdef int layer
     try:
         for i in range(n_state):
-            _check(f"state[{i}]", state[i], net.dtype, params[i % (2 * K)].shape,
-                   writable=True)
-            sp[i] = <void *>_cptr(state[i])
+            layer = i % K
+            if i % (2 * K) < K:
+                sp[i] = _matrix(f"state[{i}]", state[i], dtype, net.widths[layer],
+                                net.widths[layer + 1], True)
+            else:
+                sp[i] = _vector(f"state[{i}]", state[i], dtype, net.widths[layer + 1])
+                if not state[i].flags.writeable:
+                    raise ValueError(f"state[{i}] must be writable (it is updated in place)")
     except BaseException:
         free(sp)
         raise
-    cdef const void *x = _cptr(X)
-    cdef const void *y = _cptr(Y)
     cdef double loss = 0
     cdef int status
     with nogil:
