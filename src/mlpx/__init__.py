@@ -7,5 +7,7 @@ from ._backend import get_backend
 from ._config import show_config
 from ._api import forward, loss_and_grad
 from ._estimator import MLPClassifier
+from ._exceptions import DivergenceWarning, InconsistentVersionWarning
 
-__all__ = ["__version__", "get_backend", "show_config", "forward", "loss_and_grad"]
+__all__ = ["__version__", "get_backend", "show_config", "forward", "loss_and_grad",
+           "MLPClassifier", "DivergenceWarning", "InconsistentVersionWarning"]
