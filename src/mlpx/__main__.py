@@ -3,9 +3,10 @@
 Commands live in ``COMMANDS``: name -> (help, add_arguments(parser), run(args)).
 ``run`` returns the exit status. Add a command by adding an entry.
 
-    demo   train MLPClassifier on scikit-learn's bundled digits, with
-           scikit-learn's MLPClassifier on the same split for comparison
-    info   versions, backend, BLAS and threads (mlpx.show_config())
+    demo     train MLPClassifier on scikit-learn's bundled digits, with
+             scikit-learn's MLPClassifier on the same split for comparison
+    train, predict, info
+             from ``mlpx._cli`` (files in and out, mlpx.show_config())
 """
 
 import argparse
@@ -14,6 +15,8 @@ import re
 import sys
 import time
 import warnings
+
+from ._cli import COMMANDS as _FILE_COMMANDS
 
 # The demo's model: one hidden layer of 128 sigmoid units, Adam, minibatches
 # of 64; it stops by itself (training loss flat for 10 epochs) after ~110
@@ -142,21 +145,10 @@ def _demo(args):
     return 0 if accuracy >= 0.96 else 1
 
 
-def _info_arguments(parser):
-    pass
-
-
-def _info(args):
-    import mlpx
-
-    mlpx.show_config()
-    return 0
-
-
 COMMANDS = {
     "demo": ("train on scikit-learn's digits and compare with scikit-learn",
              _demo_arguments, _demo),
-    "info": ("show versions, backend, BLAS and threads", _info_arguments, _info),
+    **_FILE_COMMANDS,
 }
 
 
