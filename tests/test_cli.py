@@ -121,6 +121,17 @@ def test_train_npz_and_predict_npz(data, tmp_path):
     assert len(done.stdout.splitlines()) == 5
 
 
+def test_demo_plot_writes_png(tmp_path):
+    pytest.importorskip("matplotlib", reason="demo --plot needs the mlpx[plot] extra")
+    done = _run("mlpx", "demo", "--help")
+    if done.returncode != 0 or "--plot" not in done.stdout:
+        pytest.skip("mlpx demo has no --plot option yet")
+    png = tmp_path / "curve.png"
+    done = _run("mlpx", "demo", "--no-sklearn", "--plot", png)
+    assert done.returncode == 0, done.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_info_prints_show_config():
     done = mlpx_cmd("info")
     assert done.returncode == 0, done.stderr

@@ -263,3 +263,17 @@ def test_file_object_round_trip(digits):
     buf.seek(0)
     back = _io.load(buf)
     assert back.predict_proba(X).tobytes() == est.predict_proba(X).tobytes()
+
+
+def test_public_save_and_load(digits, tmp_path):
+    """``estimator.save`` and ``mlpx.load``, once the estimator has them."""
+    import mlpx
+
+    if not hasattr(MLPClassifier, "save") or not hasattr(mlpx, "load"):
+        pytest.skip("MLPClassifier.save / mlpx.load not wired up yet")
+    X, y = digits
+    est = _fit(X, y)
+    est.save(tmp_path / "m.npz")
+    back = mlpx.load(tmp_path / "m.npz")
+    assert isinstance(back, mlpx.MLPClassifier)
+    assert back.predict_proba(X).tobytes() == est.predict_proba(X).tobytes()
