@@ -277,3 +277,31 @@ def test_public_save_and_load(digits, tmp_path):
     back = mlpx.load(tmp_path / "m.npz")
     assert isinstance(back, mlpx.MLPClassifier)
     assert back.predict_proba(X).tobytes() == est.predict_proba(X).tobytes()
+
+
+def test_random_corruption_is_value_error_or_harmless(digits):
+    """Flip, cut or insert bytes anywhere: load raises ValueError, or (when
+    only zip metadata such as a timestamp changed) gives the same model."""
+    X, y = digits
+    est = _fit(X, np.array(["a", "b", "c"])[y % 3], max_iter=3)
+    buf = io.BytesIO()
+    _io.save(est, buf)
+    data = buf.getvalue()
+    want = est.predict_proba(X).tobytes()
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        b = bytearray(data)
+        if trial % 3 == 0:
+            for _ in range(rng.integers(1, 4)):
+                b[rng.integers(len(b))] = rng.integers(256)
+        elif trial % 3 == 1:
+            b = b[: rng.integers(len(b))]
+        else:
+            i = rng.integers(len(b))
+            b[i:i] = bytes(rng.integers(0, 256, rng.integers(1, 10)).astype(np.uint8))
+        try:
+            back = _io.load(io.BytesIO(bytes(b)))
+        except ValueError:
+            continue
+        assert back.predict_proba(X).tobytes() == want, trial
+        assert back.get_params() == est.get_params(), trial

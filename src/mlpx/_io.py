@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
+import struct
 import zipfile
+import zlib
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, BinaryIO, Dict, NoReturn, Union
 
@@ -134,7 +135,8 @@ def _read_all(path) -> Dict[str, np.ndarray]:
         if "allow_pickle" in str(exc):
             _fail(path, "it holds a pickled (object) array, which is never loaded")
         _fail(path, f"unreadable array ({exc})")
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, KeyError,
+            NotImplementedError, RuntimeError, struct.error, zlib.error) as exc:
         _fail(path, f"truncated or corrupted ({type(exc).__name__}: {exc})")
 
 
