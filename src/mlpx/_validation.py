@@ -1,5 +1,5 @@
 """Input checks for the functional API: every array becomes C-contiguous,
-finite and of one float dtype before it reaches a backend.
+aligned, finite and of one float dtype before it reaches a backend.
 
 Errors name the argument and what was expected. Nothing here writes to a
 caller's array: conversions make copies only when the input is not already
@@ -36,7 +36,10 @@ def _finite(arr, name):
 
 
 def _contiguous(arr, dtype):
-    return np.ascontiguousarray(arr, dtype=dtype)
+    """C-contiguous and aligned (the C kernels load whole elements), of dtype;
+    a copy only when needed (np.ascontiguousarray keeps a misaligned buffer,
+    e.g. from np.frombuffer with an offset)."""
+    return np.require(arr, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
 def check_choice(value, name, choices):
