@@ -305,3 +305,29 @@ def test_random_corruption_is_value_error_or_harmless(digits):
             continue
         assert back.predict_proba(X).tobytes() == want, trial
         assert back.get_params() == est.get_params(), trial
+
+
+def test_forged_header_cannot_force_a_huge_allocation(saved, tmp_path):
+    import zipfile
+
+    path, arrays = saved
+    bad = tmp_path / "huge.npz"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "coef_0.npy":
+                head = io.BytesIO()
+                np.lib.format.write_array_header_1_0(
+                    head, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)})
+                data = b"\x93NUMPY\x01\x00" + head.getvalue()[8:] + data[-64:]
+            dst.writestr(info.filename, data)
+    with pytest.raises(ValueError, match=r"coef_0.*claims shape \(1000000, 1000000\)"):
+        _io.load(bad)
+
+
+def test_compressed_member_is_refused(saved, tmp_path):
+    path, arrays = saved
+    bad = tmp_path / "compressed.npz"
+    np.savez_compressed(bad, **arrays)
+    with pytest.raises(ValueError, match="compressed"):
+        _io.load(bad)

@@ -21,15 +21,19 @@ key                       content
 ``feature_names_in_``     unicode, optional
 ========================  ====================================================
 
-``load`` checks everything it reads (keys, format version, dtypes, shapes that
-chain, class count against the output layer, parameter values) and raises
-ValueError naming the problem; a truncated or altered file fails the zip
-CRC check and is reported the same way.
+``load`` reads the zip itself: every member must be a stored (uncompressed)
+``.npy`` whose header agrees with its byte count before any array is
+allocated (a forged header cannot make it allocate more than the file
+holds), no member may hold objects, and every member is read to its end so
+that its CRC is checked. It then checks everything it read (keys, format
+version, dtypes, shapes that chain, class count against the output layer,
+parameter values) and raises ValueError naming the problem.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 import zipfile
@@ -53,6 +57,7 @@ _SCALARS = ("n_features_in_", "n_layers_", "n_outputs_", "out_activation_",
             "_no_improvement_count")
 _OPTIONAL_ARRAYS = ("loss_curve_", "validation_scores_", "feature_names_in_")
 _Y_TYPES = {"binary", "multiclass", "multilabel-indicator"}
+_MAX_MEMBERS = 1024  # far more than any network has layers
 
 
 def _to_json(value: Any) -> Any:
@@ -117,8 +122,47 @@ def _fail(path: Any, what: str) -> NoReturn:
     raise ValueError(f"{name}: not a valid mlpx model file: {what}")
 
 
-def _read_all(path) -> Dict[str, np.ndarray]:
-    """Every array of the npz, read in full (so the zip CRCs are checked)."""
+def _archive_size(path: Any) -> int:
+    if hasattr(path, "seek"):
+        here = path.tell()
+        size = path.seek(0, os.SEEK_END)
+        path.seek(here)
+        return int(size)
+    return os.path.getsize(path)
+
+
+def _member(path: Any, zf: zipfile.ZipFile, info: zipfile.ZipInfo, size: int) -> np.ndarray:
+    """One ``.npy`` member, its header checked against its size before any
+    array is allocated, then read in full (so its CRC is checked)."""
+    key = info.filename[:-4]
+    if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
+        _fail(path, f"member {key!r} is compressed (mlpx writes stored members only)")
+    if info.header_offset + info.file_size > size:
+        _fail(path, f"member {key!r} claims more bytes than the file has (truncated?)")
+    fmt = np.lib.format
+    with zf.open(info) as f:
+        version = fmt.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(f)
+        else:
+            _fail(path, f"member {key!r} has .npy version {version}")
+        if dtype.hasobject:
+            _fail(path, f"member {key!r} holds a pickled (object) array, which is never loaded")
+        nbytes = math.prod(shape) * dtype.itemsize
+        if info.file_size - f.tell() != nbytes:
+            _fail(path, f"member {key!r} claims shape {shape} of {dtype} ({nbytes} bytes) "
+                        f"but holds {info.file_size - f.tell()} bytes")
+    with zf.open(info) as f:
+        array = fmt.read_array(f, allow_pickle=False)
+        f.read()  # reach the end: the CRC is checked there
+    return array
+
+
+def _read_all(path: Any) -> Dict[str, np.ndarray]:
+    """Every array of the npz. Headers are checked against the members'
+    sizes before anything is allocated; every member is read in full."""
     if hasattr(path, "read"):  # an open binary file
         start = path.tell()
         magic = path.read(4)
@@ -128,16 +172,28 @@ def _read_all(path) -> Dict[str, np.ndarray]:
             magic = f.read(4)
     if magic != b"PK\x03\x04":
         _fail(path, "not an .npz (zip) file")
+    size = _archive_size(path)
+    arrays: Dict[str, np.ndarray] = {}
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if len(infos) > _MAX_MEMBERS:
+                _fail(path, f"{len(infos)} members (an mlpx model has at most {_MAX_MEMBERS})")
+            for info in infos:
+                if not info.filename.endswith(".npy"):
+                    _fail(path, f"unexpected member {info.filename!r}")
+                key = info.filename[:-4]
+                if key in arrays:
+                    _fail(path, f"member {key!r} appears twice")
+                arrays[key] = _member(path, zf, info, size)
     except ValueError as exc:
-        if "allow_pickle" in str(exc):
-            _fail(path, "it holds a pickled (object) array, which is never loaded")
+        if "not a valid mlpx model file" in str(exc):
+            raise
         _fail(path, f"unreadable array ({exc})")
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, KeyError,
             NotImplementedError, RuntimeError, struct.error, zlib.error) as exc:
         _fail(path, f"truncated or corrupted ({type(exc).__name__}: {exc})")
+    return arrays
 
 
 def _text(path, data, key) -> str:
