@@ -116,3 +116,15 @@ def test_missing_skl2onnx_names_the_extra(monkeypatch, digits):
     monkeypatch.setitem(sys.modules, "skl2onnx", None)
     with pytest.raises(ImportError, match=r"mlpx\[onnx\]"):
         export_onnx(est)
+
+
+def test_loaded_model_exports(digits, tmp_path):
+    """A model read back by mlpx's load exports like the original."""
+    from mlpx import _io
+
+    X, y = digits
+    X = X.astype(np.float32)
+    est = _fit(X, np.c_[y % 2, y > 4].astype(int))
+    _io.save(est, tmp_path / "m.npz")
+    back = _io.load(tmp_path / "m.npz")
+    assert export_onnx(back).graph.SerializeToString() == export_onnx(est).graph.SerializeToString()
