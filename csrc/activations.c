@@ -56,24 +56,6 @@ MLPX_INLINE REAL S(identity)(REAL h) { return h; }
         }                                                                     \
     } while (0)
 
-/* softmax of each row of H + b: p = exp(h - max_o h) / sum_o exp(h - max). */
-MLPX_INLINE void S(softmax_rows)(REAL *restrict H, const REAL *restrict b,
-                            int64_t N, int64_t O)
-{
-    for (int64_t n = 0; n < N; n++) {
-        REAL *restrict h = H + n * O;
-        for (int64_t o = 0; o < O; o++) h[o] = h[o] + b[o];
-        REAL mx = h[0];
-        for (int64_t o = 1; o < O; o++) mx = h[o] > mx ? h[o] : mx;
-        REAL sum = 0;
-        for (int64_t o = 0; o < O; o++) {
-            h[o] = S(mlpx_exp)(h[o] - mx);
-            sum += h[o];
-        }
-        for (int64_t o = 0; o < O; o++) h[o] = h[o] / sum;
-    }
-}
-
 /* H (N, O) <- f(H + b), b (O,) broadcast over rows; f = act. */
 MLPX_CLONES
 void S(mlpx_bias_act)(REAL *restrict H, const REAL *restrict b, int64_t N,
@@ -83,7 +65,7 @@ void S(mlpx_bias_act)(REAL *restrict H, const REAL *restrict b, int64_t N,
     case MLPX_LOGISTIC: BIAS_LOOP(S(logistic)); break;
     case MLPX_TANH: BIAS_LOOP(S(tanh_)); break;
     case MLPX_RELU: BIAS_LOOP(S(relu)); break;
-    case MLPX_SOFTMAX: S(softmax_rows)(H, b, N, O); break;
+    case MLPX_SOFTMAX: S(mlpx_softmax)(H, b, N, O); break;
     default: BIAS_LOOP(S(identity)); break;
     }
 }

@@ -68,8 +68,9 @@ double S(mlpx_batch_grad)(const mlpx_net *net, const REAL *const *W,
 {
     const int K = net->n_layers;
     const int64_t *w = net->widths;
-    S(mlpx_forward_batch)(net, W, b, X, N, Z);
-    double loss = S(mlpx_loss_error)(Z[K], Y, sw, N, w[K], net->out_activation);
+    S(mlpx_forward_batch)(net, W, b, X, N, Z, 0);
+    double loss = S(mlpx_output_loss)(Z[K], b[K - 1], Y, sw, N, w[K],
+                                      net->out_activation);
     REAL s = (REAL)N;
     if (sw) {
         double acc = 0;

@@ -140,12 +140,14 @@ MLPX_INLINE float mlpx_expm1_small_f(float y)
     void mlpx_act_deriv_##S(REAL *Z, const REAL *G, int64_t N, int64_t F,      \
                             int act);                                          \
     /* loss.c */                                                               \
-    double mlpx_loss_error_##S(REAL *P, const REAL *Y, const REAL *sw,         \
-                               int64_t N, int64_t O, int out_act);             \
+    void mlpx_softmax_##S(REAL *H, const REAL *b, int64_t N, int64_t O);       \
+    double mlpx_output_loss_##S(REAL *H, const REAL *b, const REAL *Y,         \
+                                const REAL *sw, int64_t N, int64_t O,          \
+                                int out_act);                                  \
     /* forward.c */                                                            \
     void mlpx_forward_batch_##S(const mlpx_net *net, const REAL *const *W,     \
                                 const REAL *const *b, const REAL *X,           \
-                                int64_t N, REAL *const *Z);                    \
+                                int64_t N, REAL *const *Z, int out_pass);      \
     /* backward.c */                                                           \
     double mlpx_batch_grad_##S(const mlpx_net *net, const REAL *const *W,      \
                                const REAL *const *b, const REAL *X,            \

@@ -20,10 +20,11 @@
 
 /* Z[i+1] (N, n_{i+1}) = f_i(Z[i] W_i + b_i) for i = 0..K-1, Z[0] = X (N, n_0)
  * (the entry Z[0] itself is not used); f_i = activation, the last one
- * out_activation. */
+ * out_activation. out_pass = 0 leaves the last layer at Z[K-1] W_{K-1}, for
+ * the fused output pass of training (mlpx_output_loss). */
 void S(mlpx_forward_batch)(const mlpx_net *net, const REAL *const *W,
                            const REAL *const *b, const REAL *X, int64_t N,
-                           REAL *const *Z)
+                           REAL *const *Z, int out_pass)
 {
     const int K = net->n_layers;
     const int64_t *w = net->widths;
@@ -31,8 +32,10 @@ void S(mlpx_forward_batch)(const mlpx_net *net, const REAL *const *W,
     for (int i = 0; i < K; i++) {
         const int64_t F = w[i], O = w[i + 1];
         S(mlpx_gemm)(0, 0, N, O, F, 1, in, F, W[i], O, 0, Z[i + 1], O);
-        S(mlpx_bias_act)(Z[i + 1], b[i], N, O,
-                         i == K - 1 ? net->out_activation : net->activation);
+        if (i < K - 1)
+            S(mlpx_bias_act)(Z[i + 1], b[i], N, O, net->activation);
+        else if (out_pass)
+            S(mlpx_bias_act)(Z[i + 1], b[i], N, O, net->out_activation);
         in = Z[i + 1];
     }
 }
@@ -64,7 +67,7 @@ int S(mlpx_forward)(const mlpx_net *net, const REAL *const *coefs,
             cur += nb * w[i];
         }
         Z[K] = P + start * w[K];
-        S(mlpx_forward_batch)(net, coefs, intercepts, X + start * w[0], nb, Z);
+        S(mlpx_forward_batch)(net, coefs, intercepts, X + start * w[0], nb, Z, 1);
     }
     free(buf);
     free(Z);

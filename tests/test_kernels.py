@@ -9,6 +9,8 @@ MLPX_BACKEND=numpy; otherwise a missing extension is a failure.
 
 import math
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -505,3 +507,28 @@ def test_bridge_rejects_wrong_calls():
     assert f(coefs, intercepts, X[:0], "relu", "softmax").shape == (0, 2)
     with pytest.raises(ValueError, match="row"):
         lg(coefs, intercepts, X[:0], Y[:0], "relu", "softmax", 0.0, None)
+
+
+@requires_native
+def test_native_without_blas_raises_runtime_error():
+    """Calling the kernels before ``_set_blas`` raises, never crashes."""
+    code = (
+        "import numpy as np\n"
+        "from mlpx import _core\n"
+        "c = [np.ones((2, 1))]; b = [np.zeros(1)]; X = np.ones((3, 2)); Y = np.ones((3, 1))\n"
+        "for call in (lambda: _core.forward(c, b, X, 'relu', 'logistic'),\n"
+        "             lambda: _core.loss_and_grad(c, b, X, Y, 'relu', 'logistic', 0.0, None),\n"
+        "             lambda: _core.train_epoch(c, b, X, Y, None, None, 2, 'relu', 'logistic',\n"
+        "                 0.0, 'sgd', [np.zeros((2, 1)), np.zeros(1)], 0.1, 0.0, False,\n"
+        "                 0.9, 0.999, 1e-8, 0)):\n"
+        "    try:\n"
+        "        call()\n"
+        "    except RuntimeError as exc:\n"
+        "        assert '_set_blas' in str(exc)\n"
+        "    else:\n"
+        "        raise SystemExit('no RuntimeError')\n"
+    )
+    env = dict(os.environ, MLPX_BACKEND="numpy")  # the switch then leaves _core alone
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
