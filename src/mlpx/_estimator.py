@@ -56,6 +56,12 @@ except ImportError:  # pragma: no cover - older or newer scikit-learn
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 
 
+def _c_aligned(a, dtype=None):
+    """`a` as a C-contiguous, aligned ndarray (the native kernels need both;
+    np.ascontiguousarray keeps a misaligned buffer); copies only if needed."""
+    return np.require(a, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
+
+
 def _pack(coefs, intercepts):
     """All coefs then all intercepts, flattened into one vector."""
     return np.hstack([a.ravel() for a in list(coefs) + list(intercepts)])
@@ -83,7 +89,7 @@ class _Optimizer:
         self.state = [np.zeros_like(p) for _ in range(copies) for p in params]
 
     def astype(self, dtype):
-        self.state = [np.ascontiguousarray(s, dtype=dtype) for s in self.state]
+        self.state = [_c_aligned(s, dtype=dtype) for s in self.state]
 
     def iteration_ends(self, time_step):
         """invscaling: lr = lr0 / (time_step + 1) ** power_t (time_step = t_)."""
@@ -351,14 +357,14 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 and len(self.classes_) < 2):
             raise ValueError(
                 "MLPClassifier needs samples of at least 2 classes; y holds only "
-                f"one class: {self.classes_[0]!r}"
+                f"one class: {self.classes_.tolist()[0]!r}"
                 + (" (pass every class of the data set as classes=)"
                    if incremental else "")
             )
         y = self._label_binarizer.transform(y).astype(bool)
         if hasattr(X, "toarray"):  # the kernels are dense
             X = X.toarray()
-        return np.ascontiguousarray(X), y
+        return _c_aligned(X), y
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         hidden_layer_sizes = self.hidden_layer_sizes
@@ -384,7 +390,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         n_samples, n_features = X.shape
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
-            sample_weight = np.ascontiguousarray(sample_weight, dtype=X.dtype)
+            sample_weight = _c_aligned(sample_weight, dtype=X.dtype)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         self.n_outputs_ = y.shape[1]
@@ -396,9 +402,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if first_pass:
             self._initialize(y, layer_units, X.dtype, random_state)
         else:  # warm start / partial_fit: train in this call's dtype
-            self.coefs_ = [np.ascontiguousarray(c, dtype=X.dtype) for c in self.coefs_]
+            self.coefs_ = [_c_aligned(c, dtype=X.dtype) for c in self.coefs_]
             self.intercepts_ = [
-                np.ascontiguousarray(b, dtype=X.dtype) for b in self.intercepts_
+                _c_aligned(b, dtype=X.dtype) for b in self.intercepts_
             ]
 
         if self.solver in _STOCHASTIC_SOLVERS:
@@ -688,9 +694,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         model_dtype = self.coefs_[0].dtype
         dtype = np.float32 if (X.dtype == np.float32 and model_dtype == np.float32) \
             else np.float64
-        X = np.ascontiguousarray(X, dtype=dtype)
-        coefs = [np.ascontiguousarray(c, dtype=dtype) for c in self.coefs_]
-        intercepts = [np.ascontiguousarray(b, dtype=dtype) for b in self.intercepts_]
+        X = _c_aligned(X, dtype=dtype)
+        coefs = [_c_aligned(c, dtype=dtype) for c in self.coefs_]
+        intercepts = [_c_aligned(b, dtype=dtype) for b in self.intercepts_]
         out = impl.forward(coefs, intercepts, X, self.activation, self.out_activation_)
         if check_input and not np.isfinite(out).all():
             bad = int((~np.isfinite(out)).any(axis=1).sum())
