@@ -104,8 +104,9 @@ cdef struct _Arr:
 
 cdef int _get(str name, object a, object dtype, int ndim, bint writable,
               _Arr *out) except -1:
-    """Check that `a` is an ndarray of `dtype` with `ndim` dimensions, C order
-    (and writable when asked); store its data address and shape in `out`.
+    """Check that `a` is an ndarray of `dtype` with `ndim` dimensions, C order,
+    aligned (the engine loads whole elements: a misaligned load is undefined
+    behaviour) and writable when asked; store its data address and shape in `out`.
     The address stays valid while the caller holds a reference to `a`."""
     cdef Py_buffer view
     cdef int flags = PyBUF_C_CONTIGUOUS | (PyBUF_WRITABLE if writable else 0)
@@ -124,6 +125,10 @@ cdef int _get(str name, object a, object dtype, int ndim, bint writable,
         if writable and not a.flags.writeable:
             raise ValueError(f"{name} must be writable (it is updated in place)") from None
         raise ValueError(f"{name} must be C-contiguous") from None
+    if (<uintptr_t>view.buf) % <uintptr_t>view.itemsize:
+        PyBuffer_Release(&view)
+        raise ValueError(f"{name} is not aligned to its {d.itemsize}-byte elements; "
+                         "pass an aligned copy: np.require(a, requirements='CA')")
     out.data = view.buf
     out.ndim = view.ndim
     out.shape[0] = view.shape[0] if view.ndim > 0 else 1
