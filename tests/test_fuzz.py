@@ -161,3 +161,119 @@ def test_native_rejects_malformed_arguments(data):
                 raise AssertionError("loss_and_grad accepted " + corruption)
         core.train_epoch(coefs, intercepts, X, Y, sw, order, batch, act, out, 0.0,
                          solver, state, 0.1, 0.9, True, 0.9, 0.999, 1e-8, 0)
+
+
+@st.composite
+def epochs(draw):
+    """A whole train_epoch call: random widths, rows, batch size (also larger
+    than the data), visiting order (permutation, repeats, or none), sample
+    weights, solver and optimizer settings, Adam step count."""
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    sizes = draw(st.lists(st.integers(1, 9), min_size=2, max_size=4))
+    n = draw(st.integers(1, 40))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    coefs = [rng.normal(0, 0.5, (a, b)).astype(dtype) for a, b in zip(sizes, sizes[1:])]
+    intercepts = [rng.normal(0, 0.5, b).astype(dtype) for b in sizes[1:]]
+    X = rng.normal(size=(n, sizes[0])).astype(dtype)
+    out = draw(st.sampled_from(["identity", "logistic", "softmax"]))
+    if out == "softmax":
+        Y = np.eye(sizes[-1], dtype=dtype)[rng.integers(0, sizes[-1], n)]
+    else:
+        Y = (rng.random((n, sizes[-1])) > 0.5).astype(dtype)
+    sw = (rng.random(n) + 0.1).astype(dtype) if draw(st.booleans()) else None
+    order_kind = draw(st.sampled_from(["none", "permutation", "repeats"]))
+    order = {"none": None,
+             "permutation": rng.permutation(n).astype(np.int64),
+             "repeats": rng.integers(0, n, n).astype(np.int64)}[order_kind]
+    batch = draw(st.one_of(st.integers(1, n), st.integers(n, 3 * n + 5)))
+    solver = draw(st.sampled_from(["sgd", "adam"]))
+    copies = 1 if solver == "sgd" else 2
+    state = [np.zeros_like(p) for _ in range(copies) for p in coefs + intercepts]
+    if draw(st.booleans()):  # a later epoch: nonzero state, later Adam step
+        state = [(rng.normal(size=s.shape) * 0.01).astype(dtype) for s in state]
+        if solver == "adam":
+            K2 = len(state) // 2
+            state[K2:] = [np.abs(s) for s in state[K2:]]  # second moments >= 0
+    kw = dict(
+        batch_size=batch, activation=draw(st.sampled_from(["identity", "logistic", "tanh", "relu"])),
+        out_activation=out, alpha=draw(st.sampled_from([0.0, 1e-4, 0.5])), solver=solver,
+        lr=draw(st.sampled_from([1e-3, 0.05])), momentum=draw(st.sampled_from([0.0, 0.9])),
+        nesterov=draw(st.booleans()), beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+        t=draw(st.integers(0, 50)) if solver == "adam" else 0,
+    )
+    return coefs, intercepts, X, Y, sw, order, state, kw
+
+
+@FUZZ
+@given(epochs())
+def test_train_epoch_equal_to_numpy(case):
+    """The native epoch loop (gather by order, batches, optimizer step in
+    place) against the NumPy twin; read-only inputs are never written."""
+    core = _native()
+    coefs, intercepts, X, Y, sw, order, state, kw = case
+    reads = [a for a in (X, Y, sw, order) if a is not None]
+    for a in reads:
+        a.flags.writeable = False  # the bridge must accept read-only inputs
+    twin = ([c.copy() for c in coefs], [b.copy() for b in intercepts],
+            [s.copy() for s in state])
+    args = lambda c, b, s: (c, b, X, Y, sw, order, kw["batch_size"], kw["activation"],
+                            kw["out_activation"], kw["alpha"], kw["solver"], s, kw["lr"],
+                            kw["momentum"], kw["nesterov"], kw["beta_1"], kw["beta_2"],
+                            kw["epsilon"], kw["t"])
+    loss = core.train_epoch(*args(coefs, intercepts, state))
+    with np.errstate(all="ignore"):
+        loss_np = _numpy_backend.train_epoch(*args(*twin))
+    f32 = X.dtype == np.float32
+    tol = 2e-3 if f32 else 1e-9
+    np.testing.assert_allclose(loss, loss_np, rtol=tol, atol=tol)
+    for got, want in zip(coefs + intercepts + state, twin[0] + twin[1] + twin[2]):
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+@FUZZ
+@given(st.data())
+def test_native_rejects_bad_layout(data):
+    """Arrays that are not C-contiguous, not aligned, read-only where written
+    or of another dtype are refused by every entry point (never read)."""
+    core = _native()
+    coefs, intercepts, X, Y = _valid_args(dtype=data.draw(st.sampled_from([np.float32, np.float64])))
+    state = [np.zeros_like(a) for a in coefs + intercepts]
+    target = data.draw(st.sampled_from(["X", "Y", "coefs", "intercepts", "state", "sw"]))
+    kind = data.draw(st.sampled_from(["misaligned", "strided", "readonly", "byteswapped"]))
+    sw = np.ones(X.shape[0], X.dtype)
+    pools = {"X": [X], "Y": [Y], "coefs": coefs, "intercepts": intercepts,
+             "state": state, "sw": [sw]}
+    pool = pools[target]
+    i = data.draw(st.integers(0, len(pool) - 1))
+    a = pool[i]
+    if kind == "misaligned":
+        buf = bytearray(a.nbytes + a.itemsize)
+        off = data.draw(st.integers(1, a.itemsize - 1))
+        bad = np.frombuffer(buf, dtype=a.dtype, count=a.size, offset=off).reshape(a.shape)
+        bad[...] = a
+    elif kind == "strided":
+        big = np.zeros((2 * a.size,), a.dtype)
+        big[::2] = a.ravel()
+        bad = big[::2].reshape(a.shape) if a.ndim == 1 else big[::2].reshape(a.shape)
+        if bad.flags.c_contiguous:  # a single element is contiguous whatever the stride
+            return
+    elif kind == "readonly":
+        if target not in ("coefs", "intercepts", "state"):
+            return  # read-only is fine for inputs (test_train_epoch_equal_to_numpy)
+        bad = a.copy()
+        bad.flags.writeable = False
+    else:
+        bad = a.astype(a.dtype.newbyteorder())
+    pool[i] = bad
+    X, Y, sw = pools["X"][0], pools["Y"][0], pools["sw"][0]
+    with pytest.raises((ValueError, TypeError)):
+        core.train_epoch(coefs, intercepts, X, Y, sw, None, 2, "logistic", "softmax",
+                         0.0, "sgd", state, 0.1, 0.9, True, 0.9, 0.999, 1e-8, 0)
+    if kind != "readonly" and target != "state":
+        with pytest.raises((ValueError, TypeError)):
+            core.loss_and_grad(coefs, intercepts, X, Y, "logistic", "softmax", 0.0, sw)
+        if target in ("X", "coefs", "intercepts"):
+            with pytest.raises((ValueError, TypeError)):
+                core.forward(coefs, intercepts, X, "logistic", "softmax")
