@@ -573,3 +573,50 @@ def test_pickle_without_version_record_warns(fitted):
     fresh = MLPClassifier.__new__(MLPClassifier)
     with pytest.warns(InconsistentVersionWarning, match="unknown"):
         fresh.__setstate__(state)
+
+
+# ------------------------------------------------------------------ alignment
+
+def _misaligned(a):
+    """A C-contiguous copy of `a` whose data sits 1 byte off its alignment
+    (what np.frombuffer on a file with an odd-sized header gives)."""
+    a = np.asarray(a)
+    buf = bytearray(a.nbytes + 1)
+    m = np.frombuffer(buf, dtype=a.dtype, count=a.size, offset=1).reshape(a.shape)
+    m[...] = a
+    assert m.flags.c_contiguous and not m.flags.aligned
+    return m
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_misaligned_input_to_estimator(dtype):
+    """Found here: misaligned buffers reached the C kernels unchanged
+    (UBSan: misaligned load in activations.c)."""
+    X, y = _data(n=80)
+    X = X.astype(dtype)
+    sw = np.linspace(0.5, 2.0, len(X)).astype(dtype)
+    ref = _fit(_est(max_iter=3), X, y, sample_weight=sw)
+    est = _fit(_est(max_iter=3), _misaligned(X), y, sample_weight=_misaligned(sw))
+    for p, q in zip(ref.coefs_ + ref.intercepts_, est.coefs_ + est.intercepts_):
+        assert p.tobytes() == q.tobytes()
+    assert est.predict_proba(_misaligned(X)).tobytes() == ref.predict_proba(X).tobytes()
+    est.partial_fit(_misaligned(X), y, sample_weight=_misaligned(sw))
+
+
+def test_misaligned_input_to_functional_api():
+    rng = np.random.default_rng(0)
+    W = [rng.normal(size=(4, 6)), rng.normal(size=(6, 3))]
+    b = [rng.normal(size=6), rng.normal(size=3)]
+    X = rng.normal(size=(9, 4))
+    Y = np.eye(3)[rng.integers(0, 3, 9)]
+    P = mlpx.forward(W, b, X)
+    Pm = mlpx.forward([_misaligned(w) for w in W], [_misaligned(c) for c in b],
+                      _misaligned(X))
+    assert P.tobytes() == Pm.tobytes()
+    ref = mlpx.loss_and_grad(W, b, X, Y, alpha=0.1, sample_weight=np.ones(9))
+    got = mlpx.loss_and_grad([_misaligned(w) for w in W], [_misaligned(c) for c in b],
+                             _misaligned(X), _misaligned(Y), alpha=0.1,
+                             sample_weight=_misaligned(np.ones(9)))
+    assert ref[0] == got[0]
+    for g, h in zip(ref[1] + ref[2], got[1] + got[2]):
+        assert g.tobytes() == h.tobytes()
