@@ -391,22 +391,11 @@ def test_import_keeps_subnormals():
 
 @requires_native
 def test_gil_released_during_train_epoch():
+    """A Python heartbeat thread keeps ticking during one long native call."""
     rng = np.random.default_rng(3)
     widths = (256, 512, 512, 10)
     coefs, intercepts = make_net(widths, np.float64, rng)
-    X, Y, _ = make_data(512, widths, "softmax", np.float64, rng)
-
-    def epoch(X, Y):
-        state = new_state(coefs, intercepts, "sgd")
-        native.train_epoch(coefs, intercepts, X, Y, None, None, 32, "logistic", "softmax",
-                           1e-4, "sgd", state, 1e-3, 0.9, False, 0.9, 0.999, 1e-8, 0)
-
-    t0 = time.perf_counter()
-    epoch(X, Y)
-    per_row = (time.perf_counter() - t0) / 512
-    reps = max(1, int(0.6 / per_row / 512))
-    X, Y = np.tile(X, (reps, 1)), np.tile(Y, (reps, 1))
-
+    X0, Y0, _ = make_data(512, widths, "softmax", np.float64, rng)
     ticks, done = [0], threading.Event()
 
     def heartbeat():
@@ -416,15 +405,25 @@ def test_gil_released_during_train_epoch():
 
     thread = threading.Thread(target=heartbeat)
     thread.start()
-    time.sleep(0.02)
-    before = ticks[0]
-    t0 = time.perf_counter()
-    epoch(X, Y)
-    elapsed = time.perf_counter() - t0
-    during = ticks[0] - before
-    done.set()
-    thread.join()
-    assert elapsed > 0.2, elapsed
+    try:
+        reps = 1
+        while True:  # grow the call until it lasts >= 0.5 s
+            X, Y = np.tile(X0, (reps, 1)), np.tile(Y0, (reps, 1))
+            state = new_state(coefs, intercepts, "sgd")
+            before = ticks[0]
+            t0 = time.perf_counter()
+            native.train_epoch(coefs, intercepts, X, Y, None, None, 32, "logistic",
+                               "softmax", 1e-4, "sgd", state, 1e-3, 0.9, False, 0.9,
+                               0.999, 1e-8, 0)
+            elapsed = time.perf_counter() - t0
+            during = ticks[0] - before
+            if elapsed >= 0.5 or reps >= 1024:
+                break
+            reps *= 2
+    finally:
+        done.set()
+        thread.join()
+    assert elapsed >= 0.5, elapsed
     assert during >= 5, (during, elapsed)
 
 
