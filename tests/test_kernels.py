@@ -491,6 +491,12 @@ def test_bridge_rejects_wrong_calls():
                      np.zeros(4), np.zeros(2)])
     with pytest.raises(ValueError, match="state"):
         epoch(solver="adam", state=new_state(coefs, intercepts, "sgd"))
+    buf = np.zeros(X.size * 8 + 8, np.uint8)
+    misaligned = np.frombuffer(buf.data, np.float64, X.size, offset=3).reshape(X.shape)
+    with pytest.raises(ValueError, match="aligned"):
+        f(coefs, intercepts, misaligned, "relu", "softmax")
+    with pytest.raises(TypeError, match="X"):
+        f(coefs, intercepts, X.astype(X.dtype.newbyteorder()), "relu", "softmax")
     ro = copy_all(coefs)
     ro[0].flags.writeable = False
     with pytest.raises(ValueError, match="writable"):
