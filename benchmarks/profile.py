@@ -22,7 +22,7 @@ import time
 from collections import defaultdict
 
 from .machine import default_threads
-from .report import Worker
+from .report import Worker, _apply_autogroup, _own_autogroup
 
 
 def _group(dso):
@@ -97,7 +97,14 @@ def main(argv=None):
     ap.add_argument("epochs", type=int, nargs="?", default=5)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--freq", type=int, default=2000)
+    ap.add_argument("--priority", type=int, default=-15,
+                    help="run in a new session whose autogroup has this nice (0 = off)")
     a = ap.parse_args(argv)
+    if argv is None and a.priority != 0:
+        rc = _own_autogroup(a.priority, "benchmarks.profile")
+        if rc is not None:
+            return rc
+    _apply_autogroup()
     print(profile(a.system, a.config, a.epochs, a.quick, a.freq))
 
 

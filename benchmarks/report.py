@@ -155,7 +155,9 @@ def run_training(workers, keys, quick, repeats, sample_seconds, results, settle,
         samples = {n: [] for n in active}
         inf = {n: [] for n in active}
         foreign = ForeignLoad(pids).start()
+        rounds = entry["rounds"] = []       # per round: {system: (s/epoch, inference s)}
         for r in range(repeats):
+            rounds.append({})
             order = active[r % len(active):] + active[:r % len(active)] if active else []
             for name in order:
                 w, k = workers[name], entry["k"][name]
@@ -164,7 +166,9 @@ def run_training(workers, keys, quick, repeats, sample_seconds, results, settle,
                     if est[name] < 0.05:
                         w.call(cmd="train", k=1)            # cheap per-round warm-up
                     samples[name].append(w.call(cmd="train", k=k)["seconds"] / k)
-                    inf[name] += w.call(cmd="infer", n=3)["seconds"]
+                    ti = w.call(cmd="infer", n=3)["seconds"]
+                    inf[name] += ti
+                    rounds[-1][name] = (samples[name][-1], float(np.median(ti)))
                 except WorkerError as exc:
                     log(f"  {name}: FAILED: {exc}")
                     entry.setdefault("errors", {})[name] = str(exc)
@@ -216,77 +220,73 @@ def run_memory(quick, results, systems):
 
 # ----------------------------------------------------------------- targets
 
+def paired_ratio(results, key, num, den, what="train"):
+    """Median over rounds of t_num / t_den, both taken in the same round:
+    slow drifts of the machine's load (seen here: a whole round 1.5x slower
+    when other sessions start a build) cancel in each round's ratio. Falls
+    back to the ratio of medians for results without rounds."""
+    c = results["configs"].get(key, {})
+    i = 0 if what == "train" else 1
+    pairs = [r[num][i] / r[den][i] for r in c.get("rounds", []) if num in r and den in r]
+    if pairs:
+        return float(np.median(pairs))
+    a, b = _t(results, key, num, what), _t(results, key, den, what)
+    return None if a is None or b is None else a / b
+
+
 def _t(results, key, system, what="train"):
     e = results["configs"].get(key, {}).get(what, {}).get(system)
     return e["median"] if e else None
 
 
 def bound_for_mlpx(results, key):
-    """The bound mlpx is held to: its own BLAS; the faster of that and MKL
-    where mlpx itself can use MKL."""
-    b = _t(results, key, "bound")
-    bm = _t(results, key, "bound-mkl")
+    """(name of the bound system mlpx is held to, why): its own BLAS; the
+    faster of that and MKL where mlpx itself can use MKL."""
     lib = (results.get("info", {}).get("mlpx", {}) or {}).get("blas_library") or ""
-    if bm is not None and "mkl" in lib.lower():
-        return min(x for x in (b, bm) if x is not None), "min(OpenBLAS, MKL)"
-    return b, "mlpx's BLAS"
+    b, bm = _t(results, key, "bound"), _t(results, key, "bound-mkl")
+    if bm is not None and "mkl" in lib.lower() and (b is None or bm < b):
+        return "bound-mkl", "MKL bound (faster of the two; mlpx uses MKL)"
+    if b is None:
+        return None, "bound missing"
+    return "bound", "bound through mlpx's BLAS"
 
 
 def evaluate_targets(results):
+    """Every target of issue 5, from paired (same-round) ratios."""
     rows = []
 
     def add(target, key, value, need, ok, note=""):
         rows.append({"target": target, "config": key, "value": value, "need": need,
                      "met": ok, "note": note})
 
-    keys = list(results["configs"])
-    for key in keys:
-        m = _t(results, key, REF)
+    def at_least(target, key, num, need, note="", what="train"):
+        v = paired_ratio(results, key, num, REF, what)
+        add(target, key, v, f">= {need:.3g}", None if v is None else v >= need,
+            note if v is not None else f"{num} or mlpx missing")
+
+    lib = os.path.basename((results.get("info", {}).get("mlpx", {}) or {}).get("blas_library") or "?")
+    for key in results["configs"]:
         fam = key if key in ("b", "c", "d", "e") else "a"
-        # mlpx / bound
         lim = {"a32": 1.4, "a256": 1.2, "a2048": 1.2, "b": 1.2, "d": 1.2, "c": 1.5, "e": 1.5}[key]
-        b, which = bound_for_mlpx(results, key)
-        if m is None or b is None:
-            add("mlpx / bound", key, None, f"<= {lim}", None, "mlpx or bound missing")
-        else:
-            add("mlpx / bound", key, m / b, f"<= {lim}", m / b <= lim, which)
-        # peers / mlpx
+        bname, why = bound_for_mlpx(results, key)
+        v = paired_ratio(results, key, REF, bname) if bname else None
+        add("mlpx / bound", key, v, f"<= {lim}", None if v is None else v <= lim, why)
         for peer in PEERS:
-            p = _t(results, key, peer)
-            if m is None or p is None:
-                add(f"{peer} / mlpx", key, None, ">= 1.0", None, f"{peer} or mlpx missing")
-                continue
             need, note = 1.0, ""
-            if b is not None and p / b <= 1.1:
-                lib = os.path.basename((results.get("info", {}).get("mlpx", {}) or {}).get("blas_library") or "?")
+            pb = paired_ratio(results, key, peer, bname) if bname else None
+            if pb is not None and pb <= 1.1:
                 need = 1 / 1.05
-                note = (f"{peer} within 1.1x of the bound ({p / b:.2f}x), so mlpx must be within 5% of it; "
+                note = (f"{peer} within 1.1x of the bound ({pb:.2f}x), so mlpx must be within 5% of it; "
                         f"GEMMs: {peer} {PEER_GEMM[peer]}, mlpx {lib}")
-            if fam in ("c", "e") and peer == "jax":
-                need = 1.5
-            if fam in ("c", "e") and peer == "torch":
-                need = 10.0
-            add(f"{peer} / mlpx", key, p / m, f">= {need:.3g}", p / m >= need, note)
-        s = _t(results, key, "sklearn")
+            if fam in ("c", "e"):
+                need = 1.5 if peer == "jax" else 10.0
+            at_least(f"{peer} / mlpx", key, peer, need, note)
         if key in ("a32", "c", "e"):
-            need = 3.0 if key == "a32" else 10.0
-            if m is None or s is None:
-                add("sklearn / mlpx", key, None, f">= {need}", None, "missing")
-            else:
-                add("sklearn / mlpx", key, s / m, f">= {need}", s / m >= need)
+            at_least("sklearn / mlpx", key, "sklearn", 3.0 if key == "a32" else 10.0)
         if key in ("c", "e"):
-            npb = _t(results, key, "mlpx-numpy")
-            if m is None or npb is None:
-                add("mlpx-numpy / mlpx", key, None, ">= 3", None, "missing")
-            else:
-                add("mlpx-numpy / mlpx", key, npb / m, ">= 3", npb / m >= 3)
-        mi = _t(results, key, REF, "infer")
+            at_least("mlpx-numpy / mlpx", key, "mlpx-numpy", 3.0)
         for peer in PEERS:
-            pi = _t(results, key, peer, "infer")
-            if mi is None or pi is None:
-                add(f"inference {peer} / mlpx", key, None, ">= 1.0", None, "missing")
-            else:
-                add(f"inference {peer} / mlpx", key, pi / mi, ">= 1.0", pi / mi >= 1.0)
+            at_least(f"inference {peer} / mlpx", key, peer, 1.0, what="infer")
     tp = results.get("twopool")
     if tp and "predict" in tp:
         for v in ("predict", "epoch"):
@@ -408,17 +408,17 @@ def render_markdown(results):
         out.append("CPU used by other processes while each configuration ran (cores of "
                    f"{m['cores_available']}): " + ", ".join(f"{k} {v:.2f}" for k, v in loads.items()
                                                             if v is not None) + "\n")
+    out.append("Ratios below are medians over rounds of the ratio within each round "
+               "(systems of one round run seconds apart, so load drifts cancel); "
+               "they can differ a little from the ratio of the medians above.\n")
     table("Training: time / mlpx time (> 1: mlpx is faster)",
-          lambda k, s: (None if _t(results, k, REF) is None or _t(results, k, s) is None
-                        else _t(results, k, s) / _t(results, k, REF)), fmt=_ratio)
+          lambda k, s: paired_ratio(results, k, s, REF), fmt=_ratio)
     table("Training: time / GEMM-only bound (through mlpx's BLAS)",
-          lambda k, s: (None if _t(results, k, "bound") is None or _t(results, k, s) is None
-                        else _t(results, k, s) / _t(results, k, "bound")), fmt=_ratio)
+          lambda k, s: paired_ratio(results, k, s, "bound"), fmt=_ratio)
     table("Inference: `predict_proba` on 10,000 rows, milliseconds (median; bound = forward GEMMs)",
           lambda k, s: (None if _t(results, k, s, "infer") is None else 1e3 * _t(results, k, s, "infer")))
     table("Inference: time / mlpx time",
-          lambda k, s: (None if _t(results, k, REF, "infer") is None or _t(results, k, s, "infer") is None
-                        else _t(results, k, s, "infer") / _t(results, k, REF, "infer")), fmt=_ratio)
+          lambda k, s: paired_ratio(results, k, s, REF, "infer"), fmt=_ratio)
 
     tp = results.get("twopool")
     out.append("## Two pools: mlpx calls alternating with `numpy.matmul`\n")
@@ -570,7 +570,7 @@ def _sigterm(signum, frame):
     raise SystemExit(128 + signum)     # unwinds run(): workers are closed
 
 
-def _own_autogroup(nice):
+def _own_autogroup(nice, module="benchmarks.report"):
     """Run this command again in a new session, whose scheduler autogroup
     gets `nice` (Linux autogroups: nice between sessions is set per group).
 
@@ -585,7 +585,7 @@ def _own_autogroup(nice):
         return None
     env = os.environ.copy()
     env["BENCH_AUTOGROUP"] = str(nice)
-    child = subprocess.Popen([sys.executable, "-m", "benchmarks.report", *sys.argv[1:]],
+    child = subprocess.Popen([sys.executable, "-m", module, *sys.argv[1:]],
                              cwd=ROOT, env=env, start_new_session=True)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: child.send_signal(signal.SIGTERM))
@@ -615,7 +615,7 @@ def main(argv=None):
     ap.add_argument("--configs", default=",".join(CONFIGS), help="comma list of " + ",".join(CONFIGS))
     ap.add_argument("--systems", default=",".join(ALL_SYSTEMS), help="comma list of " + ",".join(ALL_SYSTEMS))
     ap.add_argument("--sections", default="train,twopool,memory")
-    ap.add_argument("--repeats", type=int, default=None, help="rounds (default 7 full, 3 quick)")
+    ap.add_argument("--repeats", type=int, default=None, help="rounds (default 9 full, 3 quick)")
     ap.add_argument("--sample-seconds", type=float, default=None,
                     help="target length of one timed sample (default 0.25 full, 0.01 quick)")
     ap.add_argument("--settle", type=float, default=None,
@@ -651,7 +651,7 @@ def main(argv=None):
     for s in systems:
         if s not in SYSTEMS:
             ap.error(f"unknown system {s}")
-    repeats = a.repeats or (3 if a.quick else 7)
+    repeats = a.repeats or (3 if a.quick else 9)
     sample = a.sample_seconds or (0.01 if a.quick else 0.25)
     results = run(keys, systems, a.quick, repeats, sample, set(a.sections.split(",")), a.threads,
                   a.settle, a.max_wait_quiet, not a.no_snapshot, autogroup)
