@@ -87,6 +87,9 @@ def _demo_arguments(parser):
                         help="show the training loss every N epochs (default 10)")
     parser.add_argument("--no-sklearn", action="store_true",
                         help="skip the scikit-learn comparison")
+    parser.add_argument("--plot", metavar="FILE", default=None,
+                        help="also draw mlpx's training curve into FILE (.png, .svg, "
+                             ".pdf; needs matplotlib, the mlpx[plot] extra)")
 
 
 def _demo(args):
@@ -122,6 +125,11 @@ def _demo(args):
     accuracy = model.score(X_test, y_test)
     print(f"  epochs {model.n_iter_}, final loss {model.loss_:.6f}")
     print(f"  test accuracy {accuracy:.4f}   fit time {fit_time:.3f} s")
+    if args.plot:
+        from ._display import save_training_curve
+
+        save_training_curve(model, args.plot)
+        print(f"  training curve written to {args.plot}")
 
     if args.no_sklearn:
         return 0 if accuracy >= 0.96 else 1

@@ -10,8 +10,9 @@ lines. What differs is who runs an epoch: one ``impl.train_epoch`` call
 backward and the optimizer step in place. Python only decides between
 epochs. ``lbfgs`` hands ``impl.loss_and_grad`` to ``scipy.optimize.minimize``.
 
-The only deliberate departure from scikit-learn is the default hidden
-activation, ``"logistic"`` (scikit-learn: ``"relu"``).
+Departures from scikit-learn: the default hidden activation is
+``"logistic"`` (scikit-learn: ``"relu"``); one extra parameter,
+``progress_bar``, and a ``save`` method.
 
 Arrays passed to the backend are C-contiguous and of one float dtype: float32
 input trains in float32 end to end, any other input in float64.
@@ -45,6 +46,7 @@ from sklearn.utils.validation import (
 )
 
 from ._backend import impl
+from ._progress import EpochProgress
 from ._exceptions import DivergenceWarning, InconsistentVersionWarning
 
 try:  # scikit-learn's own switch: scipy >= 1.15 dropped L-BFGS-B's iprint
@@ -172,6 +174,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         Epochs without improvement by ``tol`` before stopping.
     max_fun : int, default=15000
         Maximum loss evaluations ("lbfgs").
+    progress_bar : bool, default=False
+        Show a tqdm bar over the epochs of ``fit`` ("sgd", "adam"), with the
+        loss and validation score; needs ``tqdm`` (the ``mlpx[progress]``
+        extra). Not part of scikit-learn's estimator.
 
     Attributes
     ----------
@@ -216,6 +222,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             Options(Real, {np.inf}),
         ],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "progress_bar": ["boolean"],
     }
 
     def __init__(
@@ -244,6 +251,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        progress_bar=False,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -268,6 +276,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.progress_bar = progress_bar
 
     # ------------------------------------------------------------------ fit
 
@@ -574,6 +583,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
         n_batches = math.ceil(n_samples / batch_size)
 
+        bar = EpochProgress(bool(self.progress_bar) and not incremental,
+                            total=self.max_iter, desc=type(self).__name__)
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
@@ -609,6 +620,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 self._update_no_improvement_count(
                     early_stopping, X_val, y_val, sample_weight_val
                 )
+                bar.update(self.loss_,
+                           self.validation_scores_[-1] if early_stopping else None)
                 optimizer.iteration_ends(self.t_)
 
                 if self._no_improvement_count > self.n_iter_no_change:
@@ -640,6 +653,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                     )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
+        finally:
+            bar.close()
 
         # Blown up but still finite (the loss of a classifier is bounded but
         # for the penalty, so a 10x rise means the weights exploded).
@@ -786,6 +801,18 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 InconsistentVersionWarning(type(self).__name__, pickled, __version__)
             )
         super().__setstate__(state)
+
+    def save(self, path):
+        """Write the fitted model to ``path`` as one ``.npz`` file (no pickle);
+        read it back with ``mlpx.load``. See ``mlpx._io.save``.
+
+        Parameters
+        ----------
+        path : str, path-like or binary file object
+        """
+        from ._io import save
+
+        save(self, path)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
