@@ -250,3 +250,21 @@ def test_demo_command_reaches_accuracy(capsys):
     assert "epoch    1" in out and "epoch   50" in out
     accuracy = float(out.split("test accuracy")[1].split()[0])
     assert accuracy >= 0.96
+
+
+def test_save_method_round_trip(multiclass, tmp_path):
+    from mlpx._io import load
+    X, y = multiclass
+    est = _fit(X, y)
+    est.save(tmp_path / "model.npz")
+    back = load(tmp_path / "model.npz")
+    assert isinstance(back, MLPClassifier)
+    assert_array_equal(back.predict_proba(X), est.predict_proba(X))
+
+
+def test_progress_bar_is_an_extra_parameter_off_by_default():
+    params = MLPClassifier().get_params()
+    assert params["progress_bar"] is False
+    from sklearn.neural_network import MLPClassifier as SkMLP
+    assert set(params) - set(SkMLP().get_params()) == {"progress_bar"}
+    assert set(SkMLP().get_params()) - set(params) == set()
