@@ -1,21 +1,13 @@
 /* Hidden and output activations: fused bias + activation after a GEMM, and
  * the activation-derivative product of backprop.
  *
- * Precision template: this file includes itself twice, once per REAL.
+ * Precision template (template.h): the body below is compiled once per REAL.
  * S(name) appends the precision suffix (_f or _d).
  */
 #ifndef REAL
 #include "engine.h"
-#define REAL float
-#define S(name) name##_f
-#include "activations.c"
-#undef REAL
-#undef S
-#define REAL double
-#define S(name) name##_d
-#include "activations.c"
-#undef REAL
-#undef S
+#define MLPX_TEMPLATE "activations.c"
+#include "template.h"
 #else
 
 /* logistic(h) = 1 / (1 + exp(-h)); exp(-h) = inf for very negative h gives

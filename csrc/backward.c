@@ -2,21 +2,13 @@
  * backward pass layer by layer (weight-gradient GEMM, bias gradient, and the
  * backprop GEMM followed by the fused activation-derivative product).
  *
- * Precision template: this file includes itself twice, once per REAL.
+ * Precision template (template.h): the body below is compiled once per REAL.
  */
 #ifndef REAL
 #include <stdlib.h>
 #include "engine.h"
-#define REAL float
-#define S(name) name##_f
-#include "backward.c"
-#undef REAL
-#undef S
-#define REAL double
-#define S(name) name##_d
-#include "backward.c"
-#undef REAL
-#undef S
+#define MLPX_TEMPLATE "backward.c"
+#include "template.h"
 #else
 
 /* db (O,) = sum_n D[n, :] for D (N, O), rows added in order. */

@@ -4,33 +4,15 @@
  * Fortran GEMM is column-major; a row-major C = op(A) op(B) is the
  * column-major C^T = op(B)^T op(A)^T, i.e. gemm(tb, ta, N, M, K, B, A).
  * No hidden Fortran string-length arguments are passed.
+ *
+ * Precision template (template.h): the body below is compiled once per REAL.
  */
+#ifndef REAL
 #include "engine.h"
-
-typedef void (*gemm64_s)(const char *, const char *, const int64_t *,
-                         const int64_t *, const int64_t *, const float *,
-                         const float *, const int64_t *, const float *,
-                         const int64_t *, const float *, float *,
-                         const int64_t *);
-typedef void (*gemm32_s)(const char *, const char *, const int32_t *,
-                         const int32_t *, const int32_t *, const float *,
-                         const float *, const int32_t *, const float *,
-                         const int32_t *, const float *, float *,
-                         const int32_t *);
-typedef void (*gemm64_d)(const char *, const char *, const int64_t *,
-                         const int64_t *, const int64_t *, const double *,
-                         const double *, const int64_t *, const double *,
-                         const int64_t *, const double *, double *,
-                         const int64_t *);
-typedef void (*gemm32_d)(const char *, const char *, const int32_t *,
-                         const int32_t *, const int32_t *, const double *,
-                         const double *, const int32_t *, const double *,
-                         const int32_t *, const double *, double *,
-                         const int32_t *);
 
 static struct {
     void *sgemm, *dgemm;
-    int ilp64;
+    int ilp64; /* 64-bit integer arguments */
 } blas;
 
 void mlpx_set_blas(void *sgemm, void *dgemm, int ilp64)
@@ -42,36 +24,35 @@ void mlpx_set_blas(void *sgemm, void *dgemm, int ilp64)
 
 int mlpx_has_blas(void) { return blas.sgemm != NULL && blas.dgemm != NULL; }
 
+#define MLPX_TEMPLATE "blas.c"
+#include "template.h"
+#else
+
+/* Fortran xGEMM(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+ * with INT = int64_t (ILP64) or int32_t (LP64). */
+#define GEMM_TYPE(INT)                                                         \
+    void (*)(const char *, const char *, const INT *, const INT *,            \
+             const INT *, const REAL *, const REAL *, const INT *,             \
+             const REAL *, const INT *, const REAL *, REAL *, const INT *)
+
 /* Row-major C (M, N) = alpha op(A) op(B) + beta C; op(A) is (M, Kd), op(B)
  * is (Kd, N); lda/ldb/ldc are row strides of A, B, C as stored. */
-void mlpx_gemm_f(int ta, int tb, int64_t M, int64_t N, int64_t Kd, float alpha,
-                 const float *A, int64_t lda, const float *B, int64_t ldb,
-                 float beta, float *C, int64_t ldc)
+void S(mlpx_gemm)(int ta, int tb, int64_t M, int64_t N, int64_t Kd, REAL alpha,
+                  const REAL *A, int64_t lda, const REAL *B, int64_t ldb,
+                  REAL beta, REAL *C, int64_t ldc)
 {
     const char ca = ta ? 'T' : 'N', cb = tb ? 'T' : 'N';
+    void *fn = sizeof(REAL) == sizeof(float) ? blas.sgemm : blas.dgemm;
     if (blas.ilp64) {
-        ((gemm64_s)blas.sgemm)(&cb, &ca, &N, &M, &Kd, &alpha, B, &ldb, A, &lda,
-                               &beta, C, &ldc);
+        ((GEMM_TYPE(int64_t))fn)(&cb, &ca, &N, &M, &Kd, &alpha, B, &ldb, A, &lda,
+                                 &beta, C, &ldc);
     } else {
         const int32_t m = (int32_t)M, n = (int32_t)N, k = (int32_t)Kd;
         const int32_t la = (int32_t)lda, lb = (int32_t)ldb, lc = (int32_t)ldc;
-        ((gemm32_s)blas.sgemm)(&cb, &ca, &n, &m, &k, &alpha, B, &lb, A, &la,
-                               &beta, C, &lc);
+        ((GEMM_TYPE(int32_t))fn)(&cb, &ca, &n, &m, &k, &alpha, B, &lb, A, &la,
+                                 &beta, C, &lc);
     }
 }
 
-void mlpx_gemm_d(int ta, int tb, int64_t M, int64_t N, int64_t Kd,
-                 double alpha, const double *A, int64_t lda, const double *B,
-                 int64_t ldb, double beta, double *C, int64_t ldc)
-{
-    const char ca = ta ? 'T' : 'N', cb = tb ? 'T' : 'N';
-    if (blas.ilp64) {
-        ((gemm64_d)blas.dgemm)(&cb, &ca, &N, &M, &Kd, &alpha, B, &ldb, A, &lda,
-                               &beta, C, &ldc);
-    } else {
-        const int32_t m = (int32_t)M, n = (int32_t)N, k = (int32_t)Kd;
-        const int32_t la = (int32_t)lda, lb = (int32_t)ldb, lc = (int32_t)ldc;
-        ((gemm32_d)blas.dgemm)(&cb, &ca, &n, &m, &k, &alpha, B, &lb, A, &la,
-                               &beta, C, &lc);
-    }
-}
+#undef GEMM_TYPE
+#endif

@@ -1,9 +1,8 @@
 /* Engine internals shared by the csrc/ files: the per-CPU dispatch macro,
  * a vectorizable exp for float and double, and the kernel declarations.
  *
- * Precision templating: each kernel file includes itself twice (see the top
- * of activations.c), once with REAL = float, S(name) = name##_f and once with
- * REAL = double, S(name) = name##_d.
+ * Precision templating: each kernel file is compiled once per REAL through
+ * template.h (REAL = float, S(name) = name##_f; REAL = double, name##_d).
  */
 #ifndef MLPX_ENGINE_H
 #define MLPX_ENGINE_H
@@ -22,23 +21,10 @@
 
 #define MLPX_INLINE static inline __attribute__((always_inline))
 
-/* exp(x) for double, vectorizable (no libm call, no branches).
- * Cody-Waite: k = round(x log2 e), r = x - k ln2 (ln2 in two parts), |r| <=
- * ln2/2; exp(r) by its Taylor polynomial to degree 13 (truncation < 2e-17),
- * the r^2 tail added before the 1 (max error ~0.6 ulp);
- * 2^k built from exponent bits in two factors 2^k1 2^k2 (k1 + k2 = k) so that
- * subnormal results are rounded once and large x overflows to inf.
- * Input clamped to [-746, 710]: beyond, exp is 0 or inf anyway. ~1 ulp. */
-MLPX_INLINE double mlpx_exp_d(double x)
+/* q(r) = (exp(r) - 1 - r) / r^2 = 1/2 + r/6 + ... + r^11/13!, the Taylor
+ * tail used by exp and expm1 below (truncation < 2e-17 for |r| <= ln2/2). */
+MLPX_INLINE double mlpx_exp_tail_d(double r)
 {
-    const double shift = 6755399441055744.0; /* 1.5 * 2^52 */
-    x = x < -746.0 ? -746.0 : x;
-    x = x > 710.0 ? 710.0 : x;
-    double kd = (x * 1.44269504088896338700e+00 + shift) - shift;
-    double r = x - kd * 6.93147180369123816490e-01; /* ln2 high part, exact */
-    r = r - kd * 1.90821492927058770002e-10;        /* ln2 low part */
-    /* exp(r) = 1 + (r + r^2 q(r)), q = 1/2 + r/6 + ... + r^11/13!: the
-     * small tail is added last, so the result is within ~0.5 ulp */
     double q = 1.0 / 6227020800.0;
     q = q * r + 1.0 / 479001600.0;
     q = q * r + 1.0 / 39916800.0;
@@ -50,8 +36,36 @@ MLPX_INLINE double mlpx_exp_d(double x)
     q = q * r + 1.0 / 120.0;
     q = q * r + 1.0 / 24.0;
     q = q * r + 1.0 / 6.0;
-    q = q * r + 0.5;
-    double p = 1.0 + (r + (r * r) * q);
+    return q * r + 0.5;
+}
+
+/* The same tail for float, to r^5/7! (truncation < 6e-9). */
+MLPX_INLINE float mlpx_exp_tail_f(float r)
+{
+    float q = 1.0f / 5040.0f;
+    q = q * r + 1.0f / 720.0f;
+    q = q * r + 1.0f / 120.0f;
+    q = q * r + 1.0f / 24.0f;
+    q = q * r + 1.0f / 6.0f;
+    return q * r + 0.5f;
+}
+
+/* exp(x) for double, vectorizable (no libm call, no branches).
+ * Cody-Waite: k = round(x log2 e), r = x - k ln2 (ln2 in two parts), |r| <=
+ * ln2/2; exp(r) = 1 + (r + r^2 q(r)), the small tail added before the 1
+ * (max error 0.95 ulp, ~90% correctly rounded); 2^k built from exponent bits
+ * in two factors 2^k1 2^k2 (k1 + k2 = k) so that subnormal results are
+ * rounded once and large x overflows to inf. Input clamped to [-746, 710]:
+ * beyond, exp is 0 or inf anyway. */
+MLPX_INLINE double mlpx_exp_d(double x)
+{
+    const double shift = 6755399441055744.0; /* 1.5 * 2^52 */
+    x = x < -746.0 ? -746.0 : x;
+    x = x > 710.0 ? 710.0 : x;
+    double kd = (x * 1.44269504088896338700e+00 + shift) - shift;
+    double r = x - kd * 6.93147180369123816490e-01; /* ln2 high part, exact */
+    r = r - kd * 1.90821492927058770002e-10;        /* ln2 low part */
+    double p = 1.0 + (r + (r * r) * mlpx_exp_tail_d(r));
     /* k1 = round(k / 2), k2 = k - k1; bits of (shift + m) = bits(shift) + m,
      * and bits(shift) << 52 vanishes, so (bits + 1023) << 52 = 2^m. */
     double z1 = kd * 0.5 + shift;
@@ -68,7 +82,7 @@ MLPX_INLINE double mlpx_exp_d(double x)
 }
 
 /* exp(x) for float, same scheme: ln2 split 0.693359375 + -2.12194440e-4,
- * Taylor to degree 7 (truncation < 6e-9), input clamped to [-104, 89]. */
+ * input clamped to [-104, 89]; max error 1.0 ulp. */
 MLPX_INLINE float mlpx_exp_f(float x)
 {
     const float shift = 12582912.0f; /* 1.5 * 2^23 */
@@ -77,13 +91,7 @@ MLPX_INLINE float mlpx_exp_f(float x)
     float kd = (x * 1.44269504088896341f + shift) - shift;
     float r = x - kd * 0.693359375f;
     r = r - kd * -2.12194440e-4f;
-    float q = 1.0f / 5040.0f;
-    q = q * r + 1.0f / 720.0f;
-    q = q * r + 1.0f / 120.0f;
-    q = q * r + 1.0f / 24.0f;
-    q = q * r + 1.0f / 6.0f;
-    q = q * r + 0.5f;
-    float p = 1.0f + (r + (r * r) * q);
+    float p = 1.0f + (r + (r * r) * mlpx_exp_tail_f(r));
     float z1 = kd * 0.5f + shift;
     float z2 = (kd - (z1 - shift)) + shift;
     uint32_t b1, b2;
@@ -97,35 +105,15 @@ MLPX_INLINE float mlpx_exp_f(float x)
     return (p * s1) * s2;
 }
 
-/* expm1(y) for |y| <= ln2/2 by its Taylor polynomial (used by tanh near 0). */
+/* expm1(y) = y + y^2 q(y) for |y| <= ln2/2 (used by tanh near 0). */
 MLPX_INLINE double mlpx_expm1_small_d(double y)
 {
-    double p = 1.0 / 6227020800.0;
-    p = p * y + 1.0 / 479001600.0;
-    p = p * y + 1.0 / 39916800.0;
-    p = p * y + 1.0 / 3628800.0;
-    p = p * y + 1.0 / 362880.0;
-    p = p * y + 1.0 / 40320.0;
-    p = p * y + 1.0 / 5040.0;
-    p = p * y + 1.0 / 720.0;
-    p = p * y + 1.0 / 120.0;
-    p = p * y + 1.0 / 24.0;
-    p = p * y + 1.0 / 6.0;
-    p = p * y + 0.5;
-    p = p * y + 1.0;
-    return p * y;
+    return y + (y * y) * mlpx_exp_tail_d(y);
 }
 
 MLPX_INLINE float mlpx_expm1_small_f(float y)
 {
-    float p = 1.0f / 5040.0f;
-    p = p * y + 1.0f / 720.0f;
-    p = p * y + 1.0f / 120.0f;
-    p = p * y + 1.0f / 24.0f;
-    p = p * y + 1.0f / 6.0f;
-    p = p * y + 0.5f;
-    p = p * y + 1.0f;
-    return p * y;
+    return y + (y * y) * mlpx_exp_tail_f(y);
 }
 
 #define MLPX_DECLARE_KERNELS(REAL, S)                                          \

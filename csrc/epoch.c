@@ -1,7 +1,7 @@
 /* One training epoch in one call: the minibatch loop, with one workspace
  * allocated per call (sized by batch_size and the layer widths, not by N).
  *
- * Precision template: this file includes itself twice, once per REAL.
+ * Precision template (template.h): the body below is compiled once per REAL.
  */
 #ifndef REAL
 #include <math.h>
@@ -9,16 +9,8 @@
 #include "engine.h"
 /* optimizer block: values updated before their squares are summed */
 #define MLPX_BLOCK 4096
-#define REAL float
-#define S(name) name##_f
-#include "epoch.c"
-#undef REAL
-#undef S
-#define REAL double
-#define S(name) name##_d
-#include "epoch.c"
-#undef REAL
-#undef S
+#define MLPX_TEMPLATE "epoch.c"
+#include "template.h"
 #else
 
 /* Rows visited in `order` (or 0..N-1) in contiguous batches of batch_size,

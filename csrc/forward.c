@@ -1,21 +1,13 @@
 /* Forward pass: H = Z W + b and Z' = f(H) per layer, the GEMM followed by
  * one fused bias + activation pass.
  *
- * Precision template: this file includes itself twice, once per REAL.
+ * Precision template (template.h): the body below is compiled once per REAL.
  */
 #ifndef REAL
 #include <stdlib.h>
 #include "engine.h"
-#define REAL float
-#define S(name) name##_f
-#include "forward.c"
-#undef REAL
-#undef S
-#define REAL double
-#define S(name) name##_d
-#include "forward.c"
-#undef REAL
-#undef S
+#define MLPX_TEMPLATE "forward.c"
+#include "template.h"
 #else
 
 /* Z[i+1] (N, n_{i+1}) = f_i(Z[i] W_i + b_i) for i = 0..K-1, Z[0] = X (N, n_0)

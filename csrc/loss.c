@@ -1,7 +1,7 @@
 /* The output layer: softmax, and the loss and output error of a training
  * step in one pass over the output (N, O).
  *
- * Precision template: this file includes itself twice, once per REAL.
+ * Precision template (template.h): the body below is compiled once per REAL.
  */
 #ifndef REAL
 #include <float.h>
@@ -9,16 +9,8 @@
 #include "engine.h"
 #define MLPX_EPS_f FLT_EPSILON
 #define MLPX_EPS_d DBL_EPSILON
-#define REAL float
-#define S(name) name##_f
-#include "loss.c"
-#undef REAL
-#undef S
-#define REAL double
-#define S(name) name##_d
-#include "loss.c"
-#undef REAL
-#undef S
+#define MLPX_TEMPLATE "loss.c"
+#include "template.h"
 #else
 
 /* softmax of one row: h (O,) <- exp(h + b - m) / sum_o exp(h + b - m),

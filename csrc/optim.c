@@ -1,21 +1,13 @@
 /* Optimizer updates, in place, same operation order as the NumPy twin (so
  * float64 results agree to rounding and float32 stays float32).
  *
- * Precision template: this file includes itself twice, once per REAL.
+ * Precision template (template.h): the body below is compiled once per REAL.
  */
 #ifndef REAL
 #include <math.h>
 #include "engine.h"
-#define REAL float
-#define S(name) name##_f
-#include "optim.c"
-#undef REAL
-#undef S
-#define REAL double
-#define S(name) name##_d
-#include "optim.c"
-#undef REAL
-#undef S
+#define MLPX_TEMPLATE "optim.c"
+#include "template.h"
 #else
 
 /* sum_j w_j^2 for w (n,), in double with 8 interleaved partial sums (a fixed
