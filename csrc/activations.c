@@ -29,8 +29,10 @@ MLPX_INLINE REAL S(tanh_)(REAL h)
     return h < 0 ? -t : t;
 }
 
+/* relu(h) = max(h, 0) */
 MLPX_INLINE REAL S(relu)(REAL h) { return h > 0 ? h : 0; }
 
+/* identity(h) = h */
 MLPX_INLINE REAL S(identity)(REAL h) { return h; }
 
 /* H[n, o] = f(H[n, o] + b[o]) for the row loop; O == 1 runs as one flat loop

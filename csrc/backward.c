@@ -1,6 +1,7 @@
 /* Loss and gradients of one batch: forward, output loss + error, then the
  * backward pass layer by layer (weight-gradient GEMM, bias gradient, and the
  * backprop GEMM followed by the fused activation-derivative product).
+ * Every output (dW, db, the work buffers) is overwritten, never accumulated.
  *
  * Precision template (template.h): the body below is compiled once per REAL.
  */
