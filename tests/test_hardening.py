@@ -620,3 +620,18 @@ def test_misaligned_input_to_functional_api():
     assert ref[0] == got[0]
     for g, h in zip(ref[1] + ref[2], got[1] + got[2]):
         assert g.tobytes() == h.tobytes()
+
+
+def test_functional_loss_with_huge_weights_and_no_penalty_is_finite():
+    """Found here: with alpha=0 the NumPy twin added 0 * ||W||^2 with
+    ||W||^2 overflowed to inf, a NaN loss (the native engine skips the term)."""
+    W = [np.full((2, 3), 1e200), np.full((3, 2), 1e200)]
+    W[1][:, 1] = -1e200
+    b = [np.zeros(3), np.zeros(2)]
+    X, Y = np.ones((1, 2)), np.array([[1.0, 0.0]])
+    for out in ("logistic", "softmax"):
+        with np.errstate(over="ignore"):
+            loss, gW, gb = mlpx.loss_and_grad(W, b, X, Y, activation="tanh",
+                                              out_activation=out, alpha=0.0)
+        assert np.isfinite(loss) and loss < 1e-12
+        assert all(np.isfinite(g).all() for g in gW + gb)

@@ -95,11 +95,12 @@ def loss_and_grad(coefs, intercepts, X, Y, activation, out_activation, alpha, sa
     Z = _forward_all(coefs, intercepts, X, activation, out_activation)
     loss = _loss(Z[-1], Y, out_activation, sample_weight)
     s = X.shape[0] if sample_weight is None else sample_weight.sum()
-    penalty = 0
-    for W in coefs:
-        w = W.ravel()
-        penalty += np.dot(w, w)
-    loss += float((0.5 * alpha) * penalty / s)
+    if alpha != 0:  # as the engine: at alpha = 0 no penalty term (0 * an
+        penalty = 0  # overflowed ||W||^2 = inf would make the loss NaN)
+        for W in coefs:
+            w = W.ravel()
+            penalty += np.dot(w, w)
+        loss += float((0.5 * alpha) * penalty / s)
 
     coef_grads = [None] * len(coefs)
     intercept_grads = [None] * len(coefs)
