@@ -37,9 +37,15 @@ def networks(draw):
     coefs = [(rng.normal(size=(a, b)) * scale).astype(dtype) for a, b in zip(sizes, sizes[1:])]
     intercepts = [(rng.normal(size=b) * scale).astype(dtype) for b in sizes[1:]]
     X = (rng.normal(size=(n, sizes[0])) * scale).astype(dtype)
-    if draw(st.booleans()):  # a strided, Fortran-ordered or read-only view
-        kind = draw(st.sampled_from(["strided", "fortran", "readonly"]))
-        if kind == "strided":
+    if draw(st.booleans()):  # a strided, Fortran-ordered, read-only or misaligned view
+        kind = draw(st.sampled_from(["strided", "fortran", "readonly", "misaligned"]))
+        if kind == "misaligned":  # np.frombuffer at an odd offset
+            buf = bytearray(X.nbytes + X.itemsize)
+            off = draw(st.integers(1, X.itemsize - 1))
+            M = np.frombuffer(buf, X.dtype, X.size, off).reshape(X.shape)
+            M[...] = X
+            X = M
+        elif kind == "strided":
             big = np.zeros((2 * n, 2 * sizes[0]), dtype)
             big[::2, ::2] = X
             X = big[::2, ::2]
