@@ -147,3 +147,38 @@ def wait_quiet(max_wait, threshold=0.25, interval=1.0, log=None):
             return load
         if log:
             log(f"  waiting for a quiet machine: other processes use {load:.2f} cores")
+
+
+class RunDelay:
+    """How long the threads of process `pid` were runnable but waiting for a
+    CPU (Linux schedstat run_delay, summed over threads) per second of wall
+    time: 0 on a quiet machine; the direct measure of being slowed by other
+    processes (a BLAS thread waiting while its partner runs counts here,
+    a core used by others that we did not need does not)."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def _read(self):
+        total = 0
+        try:
+            tids = os.listdir(f"/proc/{self.pid}/task")
+        except OSError:
+            return None
+        for tid in tids:
+            try:
+                with open(f"/proc/{self.pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+        return total
+
+    def start(self):
+        self.t0, self.d0 = time.time(), self._read()
+        return self
+
+    def stop(self):
+        d1 = self._read()
+        if d1 is None or self.d0 is None:
+            return None
+        return max(0.0, (d1 - self.d0) * 1e-9 / max(time.time() - self.t0, 1e-6))

@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from .configs import CONFIGS, get_config
-from .machine import ForeignLoad, default_threads, machine_info, versions, wait_quiet
+from .machine import ForeignLoad, RunDelay, default_threads, machine_info, versions, wait_quiet
 from .systems import SYSTEMS, worker_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,6 +34,7 @@ ALL_SYSTEMS = list(SYSTEMS)
 REF = "mlpx"
 PEERS = ("torch", "jax")
 FAMILY_A = ("a32", "a256", "a2048")
+CANARY = "bound"
 PEER_GEMM = {"torch": "MKL sgemm/dgemm via aten (torch CPU wheel, BLAS_INFO=mkl)",
              "jax": "XLA:CPU dot (Eigen / oneDNN kernels inside jaxlib)"}
 
@@ -124,7 +125,8 @@ def _median(xs):
     return float(np.median(xs)) if xs else None
 
 
-def run_training(workers, keys, quick, repeats, sample_seconds, results, settle, max_wait):
+def run_training(workers, keys, quick, repeats, sample_seconds, results, settle, max_wait,
+                 noise=0.2, extra_rounds=6):
     skipped = results["skipped"]
     pids = [w.proc.pid for w in workers.values()]
     for key in keys:
@@ -152,39 +154,75 @@ def run_training(workers, keys, quick, repeats, sample_seconds, results, settle,
             k = max(1, min(200, math.ceil(sample_seconds / max(t, 1e-6))))
             entry["k"][name] = k
             active.append(name)
-        samples = {n: [] for n in active}
-        inf = {n: [] for n in active}
-        foreign = ForeignLoad(pids).start()
-        rounds = entry["rounds"] = []       # per round: {system: (s/epoch, inference s)}
-        for r in range(repeats):
-            rounds.append({})
-            order = active[r % len(active):] + active[:r % len(active)] if active else []
+        rounds = entry["rounds"] = []
+        n_extra = 0 if quick else extra_rounds
+        def quiet_rounds():
+            # A round is quiet when the GEMM-only bound, timed in that same
+            # round, is within `noise` of its best time over all rounds: on
+            # this shared VM whole minutes run 1.5-3x slower with no other
+            # process visible (host-level), and the bound shows it.
+            if CANARY not in active:
+                return list(rounds)
+            best = min((x["times"][CANARY][0] for x in rounds if CANARY in x["times"]), default=None)
+            return [x for x in rounds if CANARY in x["times"]
+                    and x["times"][CANARY][0] <= (1 + noise) * best]
+
+        while active:
+            clean = quiet_rounds()
+            if len(clean) >= repeats or len(rounds) >= repeats + n_extra:
+                break
+            r = len(rounds)
+            order = active[r % len(active):] + active[:r % len(active)]
+            rnd = {"times": {}, "other": {}, "delay": {}}
             for name in order:
                 w, k = workers[name], entry["k"][name]
                 time.sleep(settle)       # let the previous system's pool threads stop spinning
                 try:
                     if est[name] < 0.05:
                         w.call(cmd="train", k=1)            # cheap per-round warm-up
-                    samples[name].append(w.call(cmd="train", k=k)["seconds"] / k)
+                    fl, rd = ForeignLoad(pids).start(), RunDelay(w.proc.pid).start()
+                    t = w.call(cmd="train", k=k)["seconds"] / k
+                    rnd["other"][name] = fl.stop() or 0.0
+                    rnd["delay"][name] = rd.stop() or 0.0
                     ti = w.call(cmd="infer", n=3)["seconds"]
-                    inf[name] += ti
-                    rounds[-1][name] = (samples[name][-1], float(np.median(ti)))
+                    rnd["times"][name] = (t, float(np.median(ti)), ti)
                 except WorkerError as exc:
                     log(f"  {name}: FAILED: {exc}")
                     entry.setdefault("errors", {})[name] = str(exc)
                     active.remove(name)
-        entry["other_load_cores"] = foreign.stop()
+            rnd["other_max"] = max(rnd["other"].values(), default=0.0)
+            rnd["delay_max"] = max(rnd["delay"].values(), default=0.0)
+            rounds.append(rnd)
+        # the rounds kept: the quiet ones; if too few, the `repeats` rounds
+        # whose bound was fastest
+        clean = quiet_rounds()
+        if len(clean) >= repeats or CANARY not in active:
+            used = clean
+        else:
+            used = sorted(rounds, key=lambda x: x["times"].get(CANARY, (math.inf,))[0])[:repeats]
+        for x in rounds:
+            x["used"] = any(x is u for u in used)
+        entry["rounds_used"], entry["rounds_run"] = len(used), len(rounds)
+        entry["rounds_clean"] = len(clean)
+        entry["other_load_cores"] = (float(np.mean([v for x in used for v in x["other"].values()]))
+                                     if used else None)
         entry["other_load_before"] = quiet
-        for name in samples:
-            if samples[name]:
-                s = samples[name]
-                entry["train"][name] = {"median": _median(s), "min": min(s), "max": max(s),
-                                        "iqr": float(np.subtract(*np.percentile(s, [75, 25]))),
-                                        "samples": s}
-                entry["infer"][name] = {"median": _median(inf[name]), "min": min(inf[name]),
-                                        "samples": inf[name]}
+        entry["run_delay"] = (float(np.mean([v for x in used for v in x["delay"].values()]))
+                              if used else None)
+        for name in {n for x in used for n in x["times"]}:
+            s = [x["times"][name][0] for x in used if name in x["times"]]
+            inf = [v for x in used if name in x["times"] for v in x["times"][name][2]]
+            entry["train"][name] = {"median": _median(s), "min": min(s), "max": max(s),
+                                    "iqr": float(np.subtract(*np.percentile(s, [75, 25]))),
+                                    "samples": s}
+            entry["infer"][name] = {"median": _median(inf), "min": min(inf), "samples": inf}
+        entry["train"] = {n: entry["train"][n] for n in workers if n in entry["train"]}
+        entry["infer"] = {n: entry["infer"][n] for n in workers if n in entry["infer"]}
         line = "  ".join(f"{n}={entry['train'][n]['median']:.4g}s" for n in entry["train"])
-        log(f"  s/epoch: {line}  (other processes: {entry['other_load_cores'] or 0:.2f} cores)")
+        log(f"  s/epoch: {line}")
+        log(f"  rounds: {len(used)} used of {len(rounds)} run ({len(clean)} quiet: bound within "
+            f"{noise:.0%} of its best); in the used samples: run delay "
+            f"{entry['run_delay'] or 0:.3f}, other processes {entry['other_load_cores'] or 0:.2f} cores")
 
 
 def run_memory(quick, results, systems):
@@ -227,7 +265,8 @@ def paired_ratio(results, key, num, den, what="train"):
     back to the ratio of medians for results without rounds."""
     c = results["configs"].get(key, {})
     i = 0 if what == "train" else 1
-    pairs = [r[num][i] / r[den][i] for r in c.get("rounds", []) if num in r and den in r]
+    pairs = [r["times"][num][i] / r["times"][den][i] for r in c.get("rounds", [])
+             if r.get("used") and num in r["times"] and den in r["times"]]
     if pairs:
         return float(np.median(pairs))
     a, b = _t(results, key, num, what), _t(results, key, den, what)
@@ -403,11 +442,18 @@ def render_markdown(results):
 
     table(f"Training: seconds per epoch (median of {meta['repeats']})",
           lambda k, s: _t(results, k, s))
-    loads = {k: results["configs"][k].get("other_load_cores") for k in keys}
-    if any(v is not None for v in loads.values()):
-        out.append("CPU used by other processes while each configuration ran (cores of "
-                   f"{m['cores_available']}): " + ", ".join(f"{k} {v:.2f}" for k, v in loads.items()
-                                                            if v is not None) + "\n")
+    parts = []
+    for k in keys:
+        c = results["configs"][k]
+        if c.get("rounds_run"):
+            parts.append(f"{k}: {c['rounds_used']} of {c['rounds_run']} used ({c['rounds_clean']} quiet), "
+                         f"run delay {c.get('run_delay') or 0:.3f} s/s, others {c.get('other_load_cores') or 0:.2f} cores")
+    if parts:
+        out.append(f"Rounds: a round is quiet when the GEMM-only bound, timed in that round, is within "
+                   f"{meta.get('noise', 0.2):.0%} of its best time over all rounds (this shared VM has "
+                   "minutes-long slow phases, 1.5-3x, with no other process visible); up to "
+                   f"{meta.get('extra_rounds', 0)} extra rounds are run to collect {meta['repeats']} quiet ones, "
+                   "else the quietest are used. " + "; ".join(parts) + ".\n")
     out.append("Ratios below are medians over rounds of the ratio within each round "
                "(systems of one round run seconds apart, so load drifts cancel); "
                "they can differ a little from the ratio of the medians above.\n")
@@ -507,6 +553,7 @@ def run(keys, systems, quick, repeats, sample_seconds, sections, threads=None,
     results = {
         "meta": {"quick": quick, "repeats": repeats, "sample_seconds": sample_seconds,
                  "settle_seconds": settle, "max_wait_quiet": max_wait, "autogroup": autogroup,
+                 "noise": 0.2, "extra_rounds": 0 if quick else 6,
                  "threads": threads, "machine": machine_info(ROOT),
                  "versions": versions(["numpy", "scipy", "scikit-learn", "threadpoolctl", "torch",
                                        "jax", "jaxlib", "mkl", "matplotlib"])},
@@ -615,16 +662,17 @@ def main(argv=None):
     ap.add_argument("--configs", default=",".join(CONFIGS), help="comma list of " + ",".join(CONFIGS))
     ap.add_argument("--systems", default=",".join(ALL_SYSTEMS), help="comma list of " + ",".join(ALL_SYSTEMS))
     ap.add_argument("--sections", default="train,twopool,memory")
-    ap.add_argument("--repeats", type=int, default=None, help="rounds (default 9 full, 3 quick)")
+    ap.add_argument("--repeats", type=int, default=None,
+                    help="rounds kept (default 7 full, 3 quick; full runs up to 6 more to find quiet ones)")
     ap.add_argument("--sample-seconds", type=float, default=None,
                     help="target length of one timed sample (default 0.25 full, 0.01 quick)")
     ap.add_argument("--settle", type=float, default=None,
                     help="idle pause before each sample so other pools stop spinning (0.25 s full)")
     ap.add_argument("--max-wait-quiet", type=float, default=None,
                     help="wait up to this many s per config for other processes to go idle (60 full, 0 quick)")
-    ap.add_argument("--priority", type=int, default=-15,
+    ap.add_argument("--priority", type=int, default=-20,
                     help="full runs: run in a new session whose autogroup has this nice "
-                         "(default -15; 0 = off). Needs root or CAP_SYS_NICE")
+                         "(default -20; 0 = off). Needs root or CAP_SYS_NICE")
     ap.add_argument("--no-snapshot", action="store_true",
                     help="import mlpx from src/ directly instead of a copy taken at start")
     ap.add_argument("--threads", type=int, default=None, help="threads for every system (default: cores)")
@@ -651,7 +699,7 @@ def main(argv=None):
     for s in systems:
         if s not in SYSTEMS:
             ap.error(f"unknown system {s}")
-    repeats = a.repeats or (3 if a.quick else 9)
+    repeats = a.repeats or (3 if a.quick else 7)
     sample = a.sample_seconds or (0.01 if a.quick else 0.25)
     results = run(keys, systems, a.quick, repeats, sample, set(a.sections.split(",")), a.threads,
                   a.settle, a.max_wait_quiet, not a.no_snapshot, autogroup)
