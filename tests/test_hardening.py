@@ -635,3 +635,35 @@ def test_functional_loss_with_huge_weights_and_no_penalty_is_finite():
                                               out_activation=out, alpha=0.0)
         assert np.isfinite(loss) and loss < 1e-12
         assert all(np.isfinite(g).all() for g in gW + gb)
+
+
+# ------------------------------------------------------------------ sample weights
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_negative_sample_weight_rejected(solver):
+    """Found here: negative weights made the loss unbounded below (lbfgs
+    returned a negative loss; sgd/adam blamed 'large values' in X)."""
+    X, y = _data()
+    sw = np.ones(len(X))
+    sw[:5] = -1.0
+    with pytest.raises(ValueError, match="sample_weight"):
+        _est(solver=solver).fit(X, y, sample_weight=sw)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_minibatch_of_zero_weights_reported(solver):
+    """Found here: a minibatch whose weights sum to 0 divided by 0 and ended
+    in 'non-finite parameter weights ... large values' (scikit-learn:
+    ZeroDivisionError)."""
+    X, y = _data()
+    sw = np.r_[np.zeros(20), np.ones(len(X) - 20)]
+    with pytest.raises(ValueError, match=r"sample_weight.*summing to 0.*batch_size"):
+        _est(solver=solver, batch_size=10, shuffle=False).fit(X, y, sample_weight=sw)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_zero_weight_rows_mixed_into_batches_are_fine(solver):
+    X, y = _data()
+    sw = np.tile([0.0, 1.0], len(X) // 2)
+    est = _fit(_est(solver=solver, batch_size=10), X, y, sample_weight=sw)
+    assert np.isfinite(est.predict_proba(X)).all()

@@ -64,6 +64,21 @@ def _c_aligned(a, dtype=None):
     return np.require(a, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
+def _check_batch_weights(sample_weight, order, batch_size):
+    """Raise if a minibatch (rows of `order` in runs of `batch_size`) has
+    sample weights summing to 0: its loss and gradient are divided by that
+    sum (scikit-learn raises ZeroDivisionError there)."""
+    sums = np.add.reduceat(sample_weight[order], np.arange(0, len(order), batch_size))
+    if not sums.all():
+        start = int(np.flatnonzero(sums == 0)[0]) * batch_size
+        stop = min(start + batch_size, len(order))
+        raise ValueError(
+            f"sample_weight: the minibatch of rows {start}..{stop - 1} of this epoch's "
+            "order has weights summing to 0, so its gradient is undefined. Use a "
+            f"larger batch_size (now {batch_size}) or drop the rows whose weight is 0."
+        )
+
+
 def _pack(coefs, intercepts):
     """All coefs then all intercepts, flattened into one vector."""
     return np.hstack([a.ravel() for a in list(coefs) + list(intercepts)])
@@ -398,7 +413,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         n_samples, n_features = X.shape
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X)
+            sample_weight = _check_sample_weight(sample_weight, X,
+                                                 ensure_non_negative=True)
             sample_weight = _c_aligned(sample_weight, dtype=X.dtype)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
@@ -582,6 +598,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
         n_batches = math.ceil(n_samples / batch_size)
+        zero_weight_rows = (sample_weight_train is not None
+                            and not sample_weight_train.all())
 
         bar = EpochProgress(bool(self.progress_bar) and not incremental,
                             total=self.max_iter, desc=type(self).__name__)
@@ -596,6 +614,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                     # (the orders compound across epochs) without the ~1 ms
                     # of validation per epoch.
                     random_state.shuffle(sample_idx)
+                if zero_weight_rows:
+                    _check_batch_weights(sample_weight_train, sample_idx, batch_size)
                 self.loss_ = impl.train_epoch(
                     self.coefs_, self.intercepts_, X_train, Y_train,
                     sample_weight_train,
