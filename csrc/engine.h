@@ -19,7 +19,11 @@
 #define MLPX_CLONES
 #endif
 
+#if defined(__GNUC__)
 #define MLPX_INLINE static inline __attribute__((always_inline))
+#else
+#define MLPX_INLINE static inline
+#endif
 
 /* q(r) = (exp(r) - 1 - r) / r^2 = 1/2 + r/6 + ... + r^11/13!, the Taylor
  * tail used by exp and expm1 below (truncation < 2e-17 for |r| <= ln2/2). */
