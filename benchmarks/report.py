@@ -528,6 +528,10 @@ def plot(results, path):
             ax.plot(*zip(*pts), style, marker="o", label=s)
     c = results["configs"][keys[0]]["config"]
     ax.set_xscale("log", base=2)
+    batches = [results["configs"][k]["config"]["batch"] for k in keys]
+    ax.set_xticks(batches)
+    ax.set_xticklabels([str(b) for b in batches])
+    ax.minorticks_off()
     ax.set_yscale("log")
     ax.set_xlabel("batch size")
     ax.set_ylabel("seconds per epoch (median)")
