@@ -51,13 +51,18 @@ static double S(penalty_sum)(const mlpx_net *net, const REAL *const *W)
  * s = N or sum(sw), also stored in *s_out. sq = sum_i ||W_i||^2 when the
  * caller knows it, else < 0. finish = 0 leaves the raw Z_i^T D_{i+1} and
  * sum_n D_{i+1} in dW, db (the optimizers finish them inline).
+ * Plain SGD folded into the GEMM: with Wsgd != NULL (the coefs themselves),
+ * dW is not formed; instead, once W_i has served backprop,
+ *   W_i <- (1 - lr alpha / s) W_i + (-lr / s) Z_i^T D_{i+1}   (beta = 1 GEMM),
+ * i.e. W_i - lr dW_i up to rounding (intercepts are left to the caller).
  * Work buffers: Z[1..K] (N, n_i) layer outputs, which the backward pass
  * overwrites with the errors D_i; tmp (N, max n_i). */
 double S(mlpx_batch_grad)(const mlpx_net *net, const REAL *const *W,
                           const REAL *const *b, const REAL *X, const REAL *Y,
                           const REAL *sw, int64_t N, double alpha, double sq,
                           int finish, REAL *const *Z, REAL *tmp,
-                          REAL *const *dW, REAL *const *db, REAL *s_out)
+                          REAL *const *dW, REAL *const *db, REAL *s_out,
+                          REAL *const *Wsgd, REAL lr)
 {
     const int K = net->n_layers;
     const int64_t *w = net->widths;
@@ -77,13 +82,14 @@ double S(mlpx_batch_grad)(const mlpx_net *net, const REAL *const *W,
         const int64_t F = w[i], O = w[i + 1];
         const REAL *Zin = i == 0 ? X : Z[i];
         const REAL *D = Z[i + 1];
-        S(mlpx_gemm)(1, 0, F, O, N, 1, Zin, F, D, O, 0, dW[i], O);
+        if (!Wsgd) S(mlpx_gemm)(1, 0, F, O, N, 1, Zin, F, D, O, 0, dW[i], O);
         S(column_sums)(db[i], D, N, O);
         if (finish) S(finish_grads)(dW[i], W[i], db[i], F, O, (REAL)alpha, s);
-        if (i > 0) {
-            S(mlpx_gemm)(0, 1, N, F, O, 1, D, O, W[i], O, 0, tmp, F);
-            S(mlpx_act_deriv)(Z[i], tmp, N, F, net->activation);
-        }
+        if (i > 0) S(mlpx_gemm)(0, 1, N, F, O, 1, D, O, W[i], O, 0, tmp, F);
+        if (Wsgd)
+            S(mlpx_gemm)(1, 0, F, O, N, -(lr / s), Zin, F, D, O,
+                         1 - lr * (REAL)alpha / s, Wsgd[i], O);
+        if (i > 0) S(mlpx_act_deriv)(Z[i], tmp, N, F, net->activation);
     }
     return loss;
 }
@@ -118,7 +124,7 @@ int S(mlpx_loss_and_grad)(const mlpx_net *net, const REAL *const *coefs,
     }
     REAL s;
     *loss = S(mlpx_batch_grad)(net, coefs, intercepts, X, Y, sw, N, alpha, -1.0,
-                               1, Z, cur, dW, db, &s);
+                               1, Z, cur, dW, db, &s, NULL, 0);
     free(buf);
     free(Z);
     return MLPX_OK;

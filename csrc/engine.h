@@ -146,7 +146,8 @@ MLPX_INLINE float mlpx_expm1_small_f(float y)
                                const REAL *Y, const REAL *sw, int64_t N,       \
                                double alpha, double sq, int finish,            \
                                REAL *const *Z, REAL *tmp, REAL *const *dW,     \
-                               REAL *const *db, REAL *s_out);                  \
+                               REAL *const *db, REAL *s_out,                   \
+                               REAL *const *Wsgd, REAL lr);                    \
     /* optim.c */                                                              \
     double mlpx_sum_squares_##S(const REAL *w, int64_t n);                     \
     void mlpx_sgd_##S(REAL *p, const REAL *G, REAL *v, int64_t n, REAL alpha,  \

@@ -91,10 +91,18 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
             y = yb;
             s = sw ? swb : NULL;
         }
+        /* plain SGD (momentum 0): the coef step is folded into the gradient
+         * GEMM (beta = 1 - lr alpha / s), except in the last batch, whose
+         * velocities are the state the epoch leaves behind. Not in float with
+         * a penalty: beta would round to within an ulp of 1 and lose most of
+         * the weight decay. */
+        const int fold = opt->solver == MLPX_SGD && opt->momentum == 0 && start + nb < N &&
+                         (alpha == 0 || sizeof(REAL) == sizeof(double));
         REAL s_b;
         double l = S(mlpx_batch_grad)(net, (const REAL *const *)coefs,
                                       (const REAL *const *)intercepts, x, y, s,
-                                      nb, alpha, sq, 0, Z, tmp, dW, db, &s_b);
+                                      nb, alpha, sq, 0, Z, tmp, dW, db, &s_b,
+                                      fold ? coefs : NULL, lr);
         total += l * (double)nb;
         const REAL a = (REAL)alpha;
         double lr_t = 0;
@@ -108,7 +116,8 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
         sq = 0;
         for (int i = 0; i < K; i++) {
             const int64_t n = w[i] * w[i + 1];
-            for (int64_t j = 0; j < n; j += MLPX_BLOCK) {
+            if (fold && alpha != 0) sq += S(mlpx_sum_squares)(coefs[i], n);
+            for (int64_t j = 0; j < n && !fold; j += MLPX_BLOCK) {
                 const int64_t m = n - j < MLPX_BLOCK ? n - j : MLPX_BLOCK;
                 if (opt->solver == MLPX_SGD)
                     S(mlpx_sgd)(coefs[i] + j, dW[i] + j, state[i] + j, m, a, s_b,
