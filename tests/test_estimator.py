@@ -238,7 +238,9 @@ def test_works_in_pipeline_and_cross_validation(multiclass):
     X, y = multiclass
     pipe = make_pipeline(StandardScaler(), MLPClassifier(
         hidden_layer_sizes=(16,), max_iter=300, random_state=0, learning_rate_init=0.01))
-    scores = cross_val_score(pipe, X, y, cv=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        scores = cross_val_score(pipe, X, y, cv=3)
     assert scores.mean() > 0.6
     assert clone(pipe).get_params()["mlpclassifier__activation"] == "logistic"
 
