@@ -10,8 +10,6 @@ Commands live in ``COMMANDS``: name -> (help, add_arguments(parser), run(args)).
 """
 
 import argparse
-import contextlib
-import re
 import sys
 import time
 import warnings
@@ -30,61 +28,9 @@ DEMO_SETTINGS = dict(
     max_iter=200,
 )
 
-_ITERATION = re.compile(r"Iteration (\d+), loss = ([-+0-9.eEnaif]+)")
-
-
-class _Progress:
-    """A stdout stand-in for the estimator's verbose lines: shows epoch 1,
-    every ``every``-th epoch and any other message, with the time since
-    ``start``; keeps the last epoch line so the final one can be shown."""
-
-    def __init__(self, out, every, start):
-        self.out, self.every, self.start = out, max(1, every), start
-        self.pending = ""
-        self.last_hidden = None
-
-    def write(self, text):
-        self.pending += text
-        while "\n" in self.pending:
-            line, self.pending = self.pending.split("\n", 1)
-            self._line(line)
-        return len(text)
-
-    def flush(self):
-        self.out.flush()
-
-    def _line(self, line):
-        match = _ITERATION.fullmatch(line.strip())
-        if match is None:
-            self._show_hidden()
-            print(f"    {line}", file=self.out, flush=True)
-            return
-        epoch, loss = int(match.group(1)), float(match.group(2))
-        text = (f"    epoch {epoch:4d}   loss {loss:.6f}   "
-                f"{time.perf_counter() - self.start:6.2f} s")
-        if epoch == 1 or epoch % self.every == 0:
-            print(text, file=self.out, flush=True)
-            self.last_hidden = None
-        else:
-            self.last_hidden = text
-
-    def _show_hidden(self):
-        if self.last_hidden is not None:
-            print(self.last_hidden, file=self.out, flush=True)
-            self.last_hidden = None
-
-    def close(self):
-        if self.pending:
-            self._line(self.pending)
-            self.pending = ""
-        self._show_hidden()
-
-
 def _demo_arguments(parser):
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the split and of both models (default 0)")
-    parser.add_argument("--every", type=int, default=10,
-                        help="show the training loss every N epochs (default 10)")
     parser.add_argument("--no-sklearn", action="store_true",
                         help="skip the scikit-learn comparison")
     parser.add_argument("--plot", metavar="FILE", default=None,
@@ -114,14 +60,13 @@ def _demo(args):
     print(f"settings: {shown}")
     print()
     print("mlpx.MLPClassifier")
-    model = mlpx.MLPClassifier(verbose=True, **settings)
+    # progress: a tqdm bar over the epochs, the current loss in its postfix
+    model = mlpx.MLPClassifier(progress_bar=True, **settings)
     start = time.perf_counter()
-    progress = _Progress(sys.stdout, args.every, start)
-    with contextlib.redirect_stdout(progress), warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("always", ConvergenceWarning)
         model.fit(X_train, y_train)
     fit_time = time.perf_counter() - start
-    progress.close()
     accuracy = model.score(X_test, y_test)
     print(f"  epochs {model.n_iter_}, final loss {model.loss_:.6f}")
     print(f"  test accuracy {accuracy:.4f}   fit time {fit_time:.3f} s")
