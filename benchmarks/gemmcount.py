@@ -131,7 +131,16 @@ def main(argv=None):
     ap.add_argument("config")
     ap.add_argument("epochs", type=int, nargs="?", default=3)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--priority", type=int, default=-20,
+                    help="run in a new session whose autogroup has this nice (0 = off)")
     a = ap.parse_args(argv)
+    if argv is None and a.priority != 0:
+        from .report import _own_autogroup
+        rc = _own_autogroup(a.priority, "benchmarks.gemmcount")
+        if rc is not None:
+            return rc
+    from .report import _apply_autogroup
+    _apply_autogroup()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         print(render(*run(a.config, a.epochs, a.quick)))

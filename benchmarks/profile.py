@@ -8,6 +8,7 @@ the top symbols (self time, all threads of the worker). Needs ``perf``
 
     PYTHONPATH=src python -m benchmarks.profile mlpx c 40
     PYTHONPATH=src python -m benchmarks.profile mlpx a32 3 --quick
+    PYTHONPATH=src python -m benchmarks.profile mlpx e 200 --infer   # predict_proba
 """
 
 import argparse
@@ -46,7 +47,7 @@ def _group(dso):
     return os.path.basename(dso)
 
 
-def profile(system, key, epochs, quick, freq=2000):
+def profile(system, key, epochs, quick, freq=2000, infer=False):
     perf = shutil.which("perf")
     if perf is None:
         raise SystemExit("perf not found (apt-get install linux-perf)")
@@ -62,7 +63,10 @@ def profile(system, key, epochs, quick, freq=2000):
                                 "-p", str(w.proc.pid), "-o", data],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(0.5)
-        t = w.call(cmd="train", k=epochs)["seconds"]
+        if infer:
+            t = sum(w.call(cmd="infer", n=epochs)["seconds"])
+        else:
+            t = w.call(cmd="train", k=epochs)["seconds"]
         rec.send_signal(signal.SIGINT)
         rec.wait(timeout=60)
     finally:
@@ -77,8 +81,9 @@ def profile(system, key, epochs, quick, freq=2000):
             pct, dso, sym = float(m.group(1)), m.group(2), m.group(3).strip()
             by_dso[_group(dso)] += pct
             rows.append((pct, os.path.basename(dso), sym))
-    out = [f"profile: {system} on {key}{' (quick)' if quick else ''}: {epochs} epochs in {t:.3f} s "
-           f"({t / epochs:.4g} s/epoch; first epoch {t1:.4g} s), perf cpu-clock {freq} Hz, "
+    what = "predict_proba calls (10,000 rows)" if infer else "epochs"
+    out = [f"profile: {system} on {key}{' (quick)' if quick else ''}: {epochs} {what} in {t:.3f} s "
+           f"({t / epochs:.4g} s each; first training epoch {t1:.4g} s), perf cpu-clock {freq} Hz, "
            "self time, all threads (idle time is not sampled; OpenBLAS threads "
            "spinning between calls are)",
            "", "| share | where |", "|---:|---|"]
@@ -97,6 +102,7 @@ def main(argv=None):
     ap.add_argument("epochs", type=int, nargs="?", default=5)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--freq", type=int, default=2000)
+    ap.add_argument("--infer", action="store_true", help="profile predict_proba calls instead of epochs")
     ap.add_argument("--priority", type=int, default=-15,
                     help="run in a new session whose autogroup has this nice (0 = off)")
     a = ap.parse_args(argv)
@@ -105,7 +111,7 @@ def main(argv=None):
         if rc is not None:
             return rc
     _apply_autogroup()
-    print(profile(a.system, a.config, a.epochs, a.quick, a.freq))
+    print(profile(a.system, a.config, a.epochs, a.quick, a.freq, a.infer))
 
 
 if __name__ == "__main__":
