@@ -130,9 +130,6 @@ cdef int _get(str name, object a, object dtype, int ndim, bint writable,
         raise ValueError(f"{name} is not aligned to its {d.itemsize}-byte elements; "
                          "pass an aligned copy: np.require(a, requirements='CA')")
     out.data = view.buf
-    if (<uintptr_t>view.buf) % <uintptr_t>view.itemsize != 0:
-        PyBuffer_Release(&view)
-        raise ValueError(f"{name} must be aligned to its itemsize ({a.itemsize} bytes)")
     out.ndim = view.ndim
     out.shape[0] = view.shape[0] if view.ndim > 0 else 1
     out.shape[1] = view.shape[1] if view.ndim > 1 else 1
