@@ -14,12 +14,21 @@
 #else
 
 /* softmax of one row: h (O,) <- exp(h + b - m) / sum_o exp(h + b - m),
- * m = max_o (h + b), the same operation order as the NumPy twin. */
+ * m = max_o (h + b), the same operation order as the NumPy twin.
+ * A row whose logits overflowed (m = +-inf, from finite but huge weights)
+ * gets softmax's limit instead of NaN: equal shares among the entries equal
+ * to m, 0 elsewhere. */
 MLPX_INLINE void S(softmax_row)(REAL *restrict h, const REAL *restrict b, int64_t O)
 {
     for (int64_t o = 0; o < O; o++) h[o] = h[o] + b[o];
     REAL mx = h[0];
     for (int64_t o = 1; o < O; o++) mx = h[o] > mx ? h[o] : mx;
+    if (mx - mx != 0) { /* m is +-inf */
+        REAL count = 0;
+        for (int64_t o = 0; o < O; o++) count += h[o] == mx ? 1 : 0;
+        for (int64_t o = 0; o < O; o++) h[o] = h[o] == mx ? 1 / count : 0;
+        return;
+    }
     REAL sum = 0;
     for (int64_t o = 0; o < O; o++) {
         h[o] = S(mlpx_exp)(h[o] - mx);

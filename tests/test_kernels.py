@@ -346,6 +346,26 @@ def test_extreme_preactivations_stay_finite(backend, act, out, dtype):
         assert np.allclose(P.sum(axis=1), 1, rtol=0, atol=10 * np.finfo(dtype).eps)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_softmax_of_overflowed_logits_is_its_limit(backend, dtype):
+    # finite but huge output weights: row 0's logits overflow to
+    # [+inf, +inf, -inf] (two columns tie at +inf); row 1's stay finite at
+    # +-max. Softmax must give its limit (equal shares of the maxima), not
+    # inf - inf = NaN
+    big = np.finfo(dtype).max
+    X = np.array([[1.0], [-1.0]], dtype)
+    coefs = [np.array([[1.0]], dtype), np.array([[big, big, -big]], dtype)]
+    intercepts = [np.zeros(1, dtype), np.array([big, big, -big], dtype)]
+    Y = np.array([[1, 0, 0], [0, 0, 1]], dtype)
+    with np.errstate(all="ignore"):
+        P = backend.forward(coefs, intercepts, X, "relu", "softmax")
+        loss, cg, ig = backend.loss_and_grad(coefs, intercepts, X, Y, "relu", "softmax", 0.0, None)
+    np.testing.assert_array_equal(P[0], [0.5, 0.5, 0.0])
+    assert np.isfinite(P).all() and np.allclose(P.sum(axis=1), 1)
+    assert np.isfinite(loss)
+
+
 @requires_native
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 def test_activations_elementwise_accuracy(dtype):

@@ -30,6 +30,12 @@ def _activate(H, name):
     elif name == "relu":
         np.maximum(H, 0, out=H)
     elif name == "softmax":
+        mx = H.max(axis=1)
+        overflowed = ~np.isfinite(mx)
+        if overflowed.any():  # logits at +-inf: softmax's limit, not NaN
+            rows = H[overflowed]
+            top = rows == mx[overflowed][:, None]
+            H[overflowed] = np.where(top, 0, -np.inf)
         H -= H.max(axis=1)[:, None]
         np.exp(H, out=H)
         H /= H.sum(axis=1)[:, None]
