@@ -395,8 +395,11 @@ def render_markdown(results):
     out.append("- Scheduling: " + (f"own session, scheduler {meta['autogroup']} "
                                     "(other sessions' processes yield to the benchmark)"
                                     if meta.get("autogroup") else "default (no priority)"))
+    pinned = meta["threads"] < m["cores_available"]
     out.append(f"- Threads: {meta['threads']} for every system (threadpoolctl limit in each worker; "
-               f"torch.set_num_threads; MKL_NUM_THREADS for bound-mkl; XLA default = cores)")
+               f"torch.set_num_threads; MKL_NUM_THREADS for bound-mkl; "
+               + (f"each worker pinned to {meta['threads']} core(s) with sched_setaffinity, "
+                  "which is what limits XLA)" if pinned else "XLA uses the cores)"))
     pools = []
     for name in systems:
         for p in info.get(name, {}).get("blas_pools", []):

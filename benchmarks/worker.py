@@ -30,6 +30,12 @@ def main():
 
     from .machine import default_threads
     threads = default_threads()
+    cores = sorted(os.sched_getaffinity(0))
+    if threads < len(cores):
+        # fewer threads than cores: pin the worker to `threads` cores, before
+        # any library starts its pool. The one limit every system obeys
+        # (XLA:CPU keeps 2 threads busy whatever XLA_FLAGS say).
+        os.sched_setaffinity(0, cores[:threads])
     import numpy  # noqa: F401  (load NumPy's OpenBLAS, mlpx's BLAS, before limiting)
     try:
         from threadpoolctl import threadpool_limits
