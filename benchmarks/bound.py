@@ -44,7 +44,7 @@ def compile_bound():
     for suffix in ("s32", "s64", "d32", "d64"):
         fn = getattr(lib, f"bound_epochs_{suffix}")
         fn.restype = i64
-        fn.argtypes = [vp, i64, vp, i64, i64, vp, vp, vp, vp, vp, i64]
+        fn.argtypes = [vp, i64, vp, i64, i64, vp, vp, vp, vp, vp, i64, ctypes.c_int]
         fn = getattr(lib, f"bound_forward_{suffix}")
         fn.restype = i64
         fn.argtypes = [vp, i64, vp, i64, vp, vp, vp, i64]
@@ -126,11 +126,14 @@ class Bound:
         n_batches = -(-self.X.shape[0] // self.batch)
         return n_batches * (3 * self.L - 1)
 
-    def epochs(self, reps=1, n_rows=None):
+    def epochs(self, reps=1, n_rows=None, into_w=False):
+        """reps epochs of GEMMs. into_w (diagnostic, not the bound): the
+        weight-gradient GEMM accumulates into W with beta = 1, as an engine
+        that folds plain SGD into the GEMM would."""
         n = self.X.shape[0] if n_rows is None else n_rows
         W, Z, D, dW = self._args
         return self._epochs(self.fn, self.L, self.sizes.ctypes.data, n, self.batch,
-                            self.X.ctypes.data, W, Z, D, dW, reps)
+                            self.X.ctypes.data, W, Z, D, dW, reps, int(into_w))
 
     def forward(self, reps=1):
         W, Z = self._iargs

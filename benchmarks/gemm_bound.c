@@ -34,10 +34,23 @@ static void gemm_##SUFFIX(gemm_##SUFFIX##_t f, char ta, char tb, int64_t m,     
     f(&ta, &tb, &M, &N, &K, &one, A, &LDA, B, &LDB, &zero, C, &LDC, 1, 1);            \
 }                                                                                     \
                                                                                       \
-/* reps epochs of n_rows rows in batches of `batch`; returns GEMM calls made. */      \
+/* C += alpha * op(A) op(B): the weight-gradient GEMM written straight into W. */     \
+static void gemm_acc_##SUFFIX(gemm_##SUFFIX##_t f, char ta, char tb, int64_t m,       \
+                          int64_t n, int64_t k, T alpha, const T *A, int64_t lda,     \
+                          const T *B, int64_t ldb, T *C, int64_t ldc)                 \
+{                                                                                     \
+    const T one = 1;                                                                  \
+    const IDX M = (IDX)m, N = (IDX)n, K = (IDX)k;                                     \
+    const IDX LDA = (IDX)lda, LDB = (IDX)ldb, LDC = (IDX)ldc;                         \
+    f(&ta, &tb, &M, &N, &K, &alpha, A, &LDA, B, &LDB, &one, C, &LDC, 1, 1);           \
+}                                                                                     \
+                                                                                      \
+/* reps epochs of n_rows rows in batches of `batch`; returns GEMM calls made.         \
+   into_w: diagnostic variant, the weight GEMM accumulates into W (beta = 1,           \
+   alpha = -1e-6) instead of writing dW (beta = 0); the bound uses into_w = 0. */      \
 int64_t bound_epochs_##SUFFIX(void *fn, int64_t n_layers, const int64_t *sizes,       \
         int64_t n_rows, int64_t batch, const T *X, T *const *W, T *const *Z,          \
-        T *const *D, T *const *dW, int64_t reps)                                      \
+        T *const *D, T *const *dW, int64_t reps, int into_w)                          \
 {                                                                                     \
     gemm_##SUFFIX##_t f = (gemm_##SUFFIX##_t)fn;                                      \
     int64_t calls = 0;                                                                \
@@ -55,7 +68,11 @@ int64_t bound_epochs_##SUFFIX(void *fn, int64_t n_layers, const int64_t *sizes, 
             for (int64_t i = n_layers - 1; i >= 0; i--) {                             \
                 int64_t F = sizes[i], O = sizes[i + 1];                               \
                 const T *zi = i == 0 ? xb : Z[i];                                     \
-                gemm_##SUFFIX(f, 'N', 'T', O, F, nb, D[i + 1], O, zi, F, dW[i], O);   \
+                if (into_w)                                                           \
+                    gemm_acc_##SUFFIX(f, 'N', 'T', O, F, nb, (T)-1e-6, D[i + 1], O,   \
+                                      zi, F, W[i], O);                                \
+                else                                                                  \
+                    gemm_##SUFFIX(f, 'N', 'T', O, F, nb, D[i + 1], O, zi, F, dW[i], O); \
                 calls++;                                                              \
                 if (i > 0) {                                                          \
                     gemm_##SUFFIX(f, 'T', 'N', F, nb, O, W[i], O, D[i + 1], O,        \

@@ -37,7 +37,7 @@ def _compile():
     lib = ctypes.CDLL(out)
     lib.gc_init.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
     lib.gc_get.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int64),
-                           ctypes.POINTER(ctypes.c_double)]
+                           ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double)]
     return lib
 
 
@@ -87,42 +87,61 @@ def run(key, epochs, quick):
     rows = []
     t = ctypes.create_string_buffer(3)
     mnk = (ctypes.c_int64 * 4)()
-    sec = ctypes.c_double()
+    sec, beta = ctypes.c_double(), ctypes.c_double()
+    row_betas = []
     for i in range(lib.gc_count()):
-        lib.gc_get(i, t, mnk, ctypes.byref(sec))
+        lib.gc_get(i, t, mnk, ctypes.byref(sec), ctypes.byref(beta))
         ta, tb, dt = (chr(c) for c in t.raw[:3])
-        rows.append(((dt, ta, tb, mnk[0], mnk[1], mnk[2]), mnk[3] / epochs, sec.value / epochs))
+        shape = (dt, ta, tb, mnk[0], mnk[1], mnk[2])
+        rows.append((shape, mnk[3] / epochs, sec.value / epochs))
+        row_betas.append(beta.value)
     X, y, Xi = make_data(cfg, n_infer=1)
     bound = Bound(get_provider("mlpx"), cfg.layers, cfg.dtype, cfg.batch, X, Xi)
     bound.epochs(1)
     t0 = time.perf_counter()
     bound.epochs(epochs)
     t_bound = (time.perf_counter() - t0) / epochs
-    return cfg, t_plain, t_counted, rows, bound_shapes(cfg), t_bound
+    # the bound again, through the counting wrappers: per-shape times
+    wrapped = dict(get_provider("mlpx"), sgemm=addr("gc_sgemm"), dgemm=addr("gc_dgemm"))
+    bound = Bound(wrapped, cfg.layers, cfg.dtype, cfg.batch, X, Xi)
+    bound.epochs(1)
+    lib.gc_init(p["sgemm"], p["dgemm"], int(p["ilp64"]))
+    bound.epochs(epochs)
+    btimes = {}
+    for i in range(lib.gc_count()):
+        lib.gc_get(i, t, mnk, ctypes.byref(sec), ctypes.byref(beta))
+        ta, tb, dt = (chr(c) for c in t.raw[:3])
+        key = (dt, ta, tb, mnk[0], mnk[1], mnk[2])
+        btimes[key] = btimes.get(key, 0.0) + sec.value / epochs
+    rows = [(shape, c, s_, [b]) for (shape, c, s_), b in zip(rows, row_betas)]
+    return cfg, t_plain, t_counted, rows, bound_shapes(cfg), t_bound, btimes
 
 
-def render(cfg, t_plain, t_counted, rows, bshapes, t_bound):
+def render(cfg, t_plain, t_counted, rows, bshapes, t_bound, btimes):
     gemm = sum(r[2] for r in rows)
     calls = sum(r[1] for r in rows)
+    rows = [(r[0], r[1], r[2]) + tuple(r[3:]) for r in rows]
     out = [f"GEMMs of mlpx on {cfg.label}, per epoch",
            f"- epoch: {t_plain:.4g} s without the counter, {t_counted:.4g} s with it",
            f"- in GEMM: {gemm:.4g} s ({100 * gemm / t_counted:.0f}%), {calls:.0f} calls; "
            f"outside GEMM: {t_counted - gemm:.4g} s",
            f"- bound (gemm_bound.c, same BLAS): {t_bound:.4g} s, {sum(bshapes.values())} calls",
-           "", "| dtype op m n k (Fortran, column-major) | mlpx calls/epoch | mlpx s/epoch | us/call | bound calls/epoch |",
-           "|---|---:|---:|---:|---:|"]
+           f"- bound's GEMMs timed one by one: {sum(btimes.values()):.4g} s",
+           "", "| dtype op m n k (Fortran, column-major) | mlpx beta | mlpx calls/epoch | mlpx s/epoch | us/call "
+           "| bound calls/epoch (beta 0) | bound s/epoch |",
+           "|---|---|---:|---:|---:|---:|---:|"]
     seen = set()
-    for shape, c, sec in sorted(rows, key=lambda r: -r[2]):
+    for shape, c, sec, betas in sorted(rows, key=lambda r: -r[2]):
         if c < 1 and sec < 1e-4:
             continue
         seen.add(shape)
         dt, ta, tb, m, n, k = shape
-        out.append(f"| {dt}gemm {ta}{tb} {m} {n} {k} | {c:.0f} | {sec:.4g} | {1e6 * sec / max(c, 1):.1f} | "
-                   f"{bshapes.get(shape, 0)} |")
+        out.append(f"| {dt}gemm {ta}{tb} {m} {n} {k} | {','.join(f'{b:g}' for b in betas)} | {c:.0f} | {sec:.4g} | {1e6 * sec / max(c, 1):.1f} | "
+                   f"{bshapes.get(shape, 0)} | {btimes.get(shape, 0):.4g} |")
     for shape, c in bshapes.items():
         if shape not in seen:
             dt, ta, tb, m, n, k = shape
-            out.append(f"| {dt}gemm {ta}{tb} {m} {n} {k} | 0 | 0 | – | {c} |")
+            out.append(f"| {dt}gemm {ta}{tb} {m} {n} {k} | – | 0 | 0 | – | {c} | {btimes.get(shape, 0):.4g} |")
     return "\n".join(out)
 
 
