@@ -47,7 +47,18 @@ class WorkerError(RuntimeError):
     pass
 
 
-SRC = os.path.join(ROOT, "src")     # replaced by a snapshot in run()
+def _package_parent():
+    """The directory holding the mlpx package this process imports: src/
+    under PYTHONPATH=src, site-packages after `pip install .` (CI), where
+    src/ has no built extension."""
+    import importlib.util
+    spec = importlib.util.find_spec("mlpx")
+    if spec is None or spec.origin is None:
+        return os.path.join(ROOT, "src")
+    return os.path.dirname(os.path.dirname(spec.origin))
+
+
+SRC = _package_parent()     # replaced by a snapshot in run()
 
 
 def snapshot_src(dest):
@@ -57,7 +68,7 @@ def snapshot_src(dest):
     import hashlib
     import shutil
     src = os.path.join(dest, "src")
-    shutil.copytree(os.path.join(ROOT, "src"), src,
+    shutil.copytree(os.path.join(_package_parent(), "mlpx"), os.path.join(src, "mlpx"),
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     sums = {}
     for dirpath, _, files in os.walk(src):
@@ -572,7 +583,7 @@ def run(keys, systems, quick, repeats, sample_seconds, sections, threads=None,
         SRC, sums = snapshot_src(logdir)
         results["meta"]["snapshot"] = {"src": SRC, "extensions_sha1": sums}
     else:
-        SRC = os.path.join(ROOT, "src")
+        SRC = _package_parent()
     t0 = time.time()
     workers = {}
     try:
