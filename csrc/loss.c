@@ -21,9 +21,9 @@
 MLPX_INLINE void S(softmax_row)(REAL *restrict h, const REAL *restrict b, int64_t O)
 {
     for (int64_t o = 0; o < O; o++) h[o] = h[o] + b[o];
-    REAL mx = h[0];
-    for (int64_t o = 1; o < O; o++) mx = h[o] > mx ? h[o] : mx;
-    if (mx - mx != 0) { /* m is +-inf */
+    REAL mx = h[0]; /* NaN-propagating max, as NumPy's */
+    for (int64_t o = 1; o < O; o++) mx = (h[o] > mx || h[o] != h[o]) ? h[o] : mx;
+    if (mx - mx != 0 && mx == mx) { /* m is +-inf (a NaN row stays NaN) */
         REAL count = 0;
         for (int64_t o = 0; o < O; o++) count += h[o] == mx ? 1 : 0;
         for (int64_t o = 0; o < O; o++) h[o] = h[o] == mx ? 1 / count : 0;

@@ -300,16 +300,22 @@ def test_exploding_learning_rate_is_reported(n_classes, activation, dtype, max_i
 @overflow_ok[1]
 def test_overflowing_softmax_raises_instead_of_nan():
     """Found here: a diverged multiclass model returned rows of NaN from
-    predict_proba (inf - inf in the softmax) and class 0 from predict."""
+    predict_proba (inf - inf in the softmax) and class 0 from predict.
+    (Logits at +-inf alone now give softmax's limit; here the hidden layer
+    overflows too, inf * W of mixed signs is NaN, and NaN must be refused.)"""
     X, y = _unscaled(3)
     est = MLPClassifier(hidden_layer_sizes=(8,), activation="relu", solver="sgd",
                         learning_rate_init=1e6, max_iter=20, random_state=0)
     with pytest.warns(DivergenceWarning, match="learning_rate_init"):
         est.fit(X, y)
     assert np.isfinite(est.predict_proba(X)).all()
+    # logits at +-inf only: softmax's limit, finite rows that sum to 1
+    P = est.predict_proba(X * 1e95)
+    assert np.isfinite(P).all() and np.allclose(P.sum(axis=1), 1)
+    # the hidden layer overflows too: inf * W of mixed signs is NaN -> refused
     for method in (est.predict_proba, est.predict, est.predict_log_proba, est.score):
-        with pytest.raises(ValueError, match=r"not finite for 200 of 200 samples"):
-            method(X * 1e95) if method != est.score else method(X * 1e95, y)
+        with pytest.raises(ValueError, match=r"not finite for \d+ of 200 samples"):
+            method(X * 1e300) if method != est.score else method(X * 1e300, y)
 
 
 @overflow_ok[0]

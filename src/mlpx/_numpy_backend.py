@@ -31,7 +31,7 @@ def _activate(H, name):
         np.maximum(H, 0, out=H)
     elif name == "softmax":
         mx = H.max(axis=1)
-        overflowed = ~np.isfinite(mx)
+        overflowed = np.isinf(mx)  # (a NaN row stays NaN)
         if overflowed.any():  # logits at +-inf: softmax's limit, not NaN
             rows = H[overflowed]
             top = rows == mx[overflowed][:, None]
