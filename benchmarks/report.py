@@ -613,6 +613,9 @@ def run(keys, systems, quick, repeats, sample_seconds, sections, threads=None,
             w.close()
     if "memory" in sections:
         run_memory(quick, results, systems)
+    if snapshot:
+        import shutil
+        shutil.rmtree(SRC, ignore_errors=True)     # the copy of src/; worker logs stay
     results["meta"]["loadavg_end"] = os.getloadavg()
     results["meta"]["wall_seconds"] = time.time() - t0
     results["meta"]["worker_logs"] = logdir
