@@ -46,6 +46,7 @@ from sklearn.utils.validation import (
 )
 
 from ._backend import impl
+from ._validation import c_aligned
 from ._progress import EpochProgress
 from ._exceptions import DivergenceWarning, InconsistentVersionWarning
 
@@ -56,12 +57,6 @@ except ImportError:  # pragma: no cover - older or newer scikit-learn
         return {}
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
-
-
-def _c_aligned(a, dtype=None):
-    """`a` as a C-contiguous, aligned ndarray (the native kernels need both;
-    np.ascontiguousarray keeps a misaligned buffer); copies only if needed."""
-    return np.require(a, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
 def _check_batch_weights(sample_weight, order, batch_size):
@@ -106,7 +101,7 @@ class _Optimizer:
         self.state = [np.zeros_like(p) for _ in range(copies) for p in params]
 
     def astype(self, dtype):
-        self.state = [_c_aligned(s, dtype=dtype) for s in self.state]
+        self.state = [c_aligned(s, dtype=dtype) for s in self.state]
 
     def iteration_ends(self, time_step):
         """invscaling: lr = lr0 / (time_step + 1) ** power_t (time_step = t_)."""
@@ -388,7 +383,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         y = self._label_binarizer.transform(y).astype(bool)
         if hasattr(X, "toarray"):  # the kernels are dense
             X = X.toarray()
-        return _c_aligned(X), y
+        return c_aligned(X), y
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         hidden_layer_sizes = self.hidden_layer_sizes
@@ -415,7 +410,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X,
                                                  ensure_non_negative=True)
-            sample_weight = _c_aligned(sample_weight, dtype=X.dtype)
+            sample_weight = c_aligned(sample_weight, dtype=X.dtype)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         self.n_outputs_ = y.shape[1]
@@ -427,9 +422,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if first_pass:
             self._initialize(y, layer_units, X.dtype, random_state)
         else:  # warm start / partial_fit: train in this call's dtype
-            self.coefs_ = [_c_aligned(c, dtype=X.dtype) for c in self.coefs_]
+            self.coefs_ = [c_aligned(c, dtype=X.dtype) for c in self.coefs_]
             self.intercepts_ = [
-                _c_aligned(b, dtype=X.dtype) for b in self.intercepts_
+                c_aligned(b, dtype=X.dtype) for b in self.intercepts_
             ]
 
         if self.solver in _STOCHASTIC_SOLVERS:
@@ -729,9 +724,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         model_dtype = self.coefs_[0].dtype
         dtype = np.float32 if (X.dtype == np.float32 and model_dtype == np.float32) \
             else np.float64
-        X = _c_aligned(X, dtype=dtype)
-        coefs = [_c_aligned(c, dtype=dtype) for c in self.coefs_]
-        intercepts = [_c_aligned(b, dtype=dtype) for b in self.intercepts_]
+        X = c_aligned(X, dtype=dtype)
+        coefs = [c_aligned(c, dtype=dtype) for c in self.coefs_]
+        intercepts = [c_aligned(b, dtype=dtype) for b in self.intercepts_]
         out = impl.forward(coefs, intercepts, X, self.activation, self.out_activation_)
         if check_input and not np.isfinite(out).all():
             bad = int((~np.isfinite(out)).any(axis=1).sum())

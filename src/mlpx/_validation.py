@@ -35,7 +35,7 @@ def _finite(arr, name):
         raise ValueError(f"{name} contains NaN or infinity")
 
 
-def _contiguous(arr, dtype):
+def c_aligned(arr, dtype=None):
     """C-contiguous and aligned (the C kernels load whole elements), of dtype;
     a copy only when needed (np.ascontiguousarray keeps a misaligned buffer,
     e.g. from np.frombuffer with an offset)."""
@@ -86,7 +86,7 @@ def check_params(coefs, intercepts):
             )
         _finite(w, f"coefs[{i}]")
         _finite(c, f"intercepts[{i}]")
-    return [_contiguous(w, dtype) for w in W], [_contiguous(c, dtype) for c in b], dtype
+    return [c_aligned(w, dtype) for w in W], [c_aligned(c, dtype) for c in b], dtype
 
 
 def check_X(X, n_in, dtype, name="X"):
@@ -107,7 +107,7 @@ def check_X(X, n_in, dtype, name="X"):
             f"{name} is {X.dtype} but the coefs are {dtype}; convert one to match"
         )
     _finite(X, name)
-    return _contiguous(X, dtype)
+    return c_aligned(X, dtype)
 
 
 def check_Y(Y, n_samples, n_out, dtype):
@@ -120,7 +120,7 @@ def check_Y(Y, n_samples, n_out, dtype):
             f"got {Y.shape}"
         )
     _finite(Y, "Y")
-    return _contiguous(Y, dtype)
+    return c_aligned(Y, dtype)
 
 
 def check_sample_weight(sample_weight, n_samples, dtype):
@@ -136,7 +136,7 @@ def check_sample_weight(sample_weight, n_samples, dtype):
         raise ValueError("sample_weight has negative entries")
     if sw.sum() <= 0:
         raise ValueError("sample_weight sums to zero; at least one weight must be positive")
-    return _contiguous(sw, dtype)
+    return c_aligned(sw, dtype)
 
 
 def check_alpha(alpha):
