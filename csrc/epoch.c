@@ -13,6 +13,18 @@
 #include "template.h"
 #else
 
+/* dst (nb, n) <- rows idx[0..nb) of A (., n). */
+static void S(gather_rows)(REAL *restrict dst, const REAL *restrict A,
+                           const int64_t *restrict idx, int64_t nb, int64_t n)
+{
+    if (n == 1) {
+        for (int64_t r = 0; r < nb; r++) dst[r] = A[idx[r]];
+        return;
+    }
+    for (int64_t r = 0; r < nb; r++)
+        memcpy(dst + r * n, A + idx[r] * n, (size_t)n * sizeof(REAL));
+}
+
 /* Rows visited in `order` (or 0..N-1) in contiguous batches of batch_size,
  * the last holding the rest. Per batch: loss and gradients at the current
  * parameters (mlpx_batch_grad), then one optimizer step in place on coefs,
@@ -82,11 +94,9 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
         const REAL *s = sw ? sw + start : NULL;
         if (order) {
             const int64_t *idx = order + start;
-            for (int64_t r = 0; r < nb; r++) {
-                memcpy(xb + r * n_in, X + idx[r] * n_in, (size_t)n_in * sizeof(REAL));
-                memcpy(yb + r * n_out, Y + idx[r] * n_out, (size_t)n_out * sizeof(REAL));
-                if (sw) swb[r] = sw[idx[r]];
-            }
+            S(gather_rows)(xb, X, idx, nb, n_in);
+            S(gather_rows)(yb, Y, idx, nb, n_out);
+            if (sw) S(gather_rows)(swb, sw, idx, nb, 1);
             x = xb;
             y = yb;
             s = sw ? swb : NULL;

@@ -13,35 +13,45 @@
 #include "template.h"
 #else
 
-/* softmax of one row: h (O,) <- exp(h + b - m) / sum_o exp(h + b - m),
- * m = max_o (h + b), the same operation order as the NumPy twin.
+/* H (N, O) <- softmax of each row of H + b (b (O,) broadcast):
+ * exp(h + b - m) / sum_o exp(h + b - m), m = max_o (h + b), the same
+ * operation order as the NumPy twin. Three passes, so that the exps run in
+ * one flat loop over the whole block (it vectorizes across rows, which short
+ * rows such as O = 10 classes do not):
+ *   (1) per row: h + b, the max m, h - m;
+ *   (2) exp over all N O entries;
+ *   (3) per row: the sum (in order) and the division.
+ * A NaN entry makes its row's sum, so the whole row, NaN (as in NumPy).
  * A row whose logits overflowed (m = +-inf, from finite but huge weights)
- * gets softmax's limit instead of NaN: equal shares among the entries equal
- * to m, 0 elsewhere. */
-MLPX_INLINE void S(softmax_row)(REAL *restrict h, const REAL *restrict b, int64_t O)
-{
-    for (int64_t o = 0; o < O; o++) h[o] = h[o] + b[o];
-    REAL mx = h[0]; /* NaN-propagating max, as NumPy's */
-    for (int64_t o = 1; o < O; o++) mx = (h[o] > mx || h[o] != h[o]) ? h[o] : mx;
-    if (mx - mx != 0 && mx == mx) { /* m is +-inf (a NaN row stays NaN) */
-        REAL count = 0;
-        for (int64_t o = 0; o < O; o++) count += h[o] == mx ? 1 : 0;
-        for (int64_t o = 0; o < O; o++) h[o] = h[o] == mx ? 1 / count : 0;
-        return;
-    }
-    REAL sum = 0;
-    for (int64_t o = 0; o < O; o++) {
-        h[o] = S(mlpx_exp)(h[o] - mx);
-        sum += h[o];
-    }
-    for (int64_t o = 0; o < O; o++) h[o] = h[o] / sum;
-}
-
-/* H (N, O) <- softmax of each row of H + b (b (O,) broadcast). */
+ * gets softmax's limit instead of NaN: pass (1) writes 0 at the entries equal
+ * to m and -inf elsewhere, so (2) gives 1 and 0 and (3) equal shares. */
 MLPX_CLONES
 void S(mlpx_softmax)(REAL *restrict H, const REAL *restrict b, int64_t N, int64_t O)
 {
-    for (int64_t n = 0; n < N; n++) S(softmax_row)(H + n * O, b, O);
+    for (int64_t n = 0; n < N; n++) {
+        REAL *restrict h = H + n * O;
+        for (int64_t o = 0; o < O; o++) h[o] = h[o] + b[o];
+        /* branch-free max and NaN flag (a data-dependent branch per entry
+         * mispredicts on random logits) */
+        REAL mx = h[0];
+        int nan = h[0] != h[0];
+        for (int64_t o = 1; o < O; o++) {
+            nan |= h[o] != h[o];
+            mx = h[o] > mx ? h[o] : mx;
+        }
+        if (!nan && mx - mx != 0) /* m is +-inf */
+            for (int64_t o = 0; o < O; o++) h[o] = h[o] == mx ? 0 : -(REAL)INFINITY;
+        else
+            for (int64_t o = 0; o < O; o++) h[o] = h[o] - mx;
+    }
+    const int64_t size = N * O;
+    for (int64_t j = 0; j < size; j++) H[j] = S(mlpx_exp)(H[j]);
+    for (int64_t n = 0; n < N; n++) {
+        REAL *restrict h = H + n * O;
+        REAL sum = 0;
+        for (int64_t o = 0; o < O; o++) sum += h[o];
+        for (int64_t o = 0; o < O; o++) h[o] = h[o] / sum;
+    }
 }
 
 /* One row of the loss, then p (O,) <- p - y:  returns
@@ -73,7 +83,7 @@ MLPX_INLINE double S(row_loss_error)(REAL *restrict p, const REAL *restrict y,
 }
 
 /* The output layer of a training step, from its GEMM result H (N, O):
- * P = f_out(H + b) (softmax: fused with the rest, row by row), the data term
+ * P = f_out(H + b), the data term
  * of the loss (no penalty), and H <- D = (P - Y) * sw[:, None].
  * Y (N, O); sw (N,) or NULL (all ones); s = N or sum(sw).
  *   logistic: -sum_n sw_n sum_o [y log p + (1-y) log(1-p)] / s
@@ -84,11 +94,10 @@ double S(mlpx_output_loss)(REAL *restrict H, const REAL *restrict b,
                            const REAL *restrict Y, const REAL *restrict sw,
                            int64_t N, int64_t O, int out_act)
 {
-    if (out_act != MLPX_SOFTMAX) S(mlpx_bias_act)(H, b, N, O, out_act);
+    S(mlpx_bias_act)(H, b, N, O, out_act);
     double total = 0, s = 0;
     for (int64_t n = 0; n < N; n++) {
         REAL *restrict p = H + n * O;
-        if (out_act == MLPX_SOFTMAX) S(softmax_row)(p, b, O);
         double row = S(row_loss_error)(p, Y + n * O, O, out_act);
         if (sw) {
             const REAL w = sw[n];
