@@ -14,7 +14,7 @@
 /* Elementwise kernels get per-CPU variants chosen at load time (no
  * -march=native needed). The vector exp below is inlined into each. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(MLPX_NO_CLONES)
-#define MLPX_CLONES __attribute__((target_clones("default", "avx2", "arch=x86-64-v4")))
+#define MLPX_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
 #else
 #define MLPX_CLONES
 #endif
