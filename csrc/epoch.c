@@ -21,8 +21,16 @@ static void S(gather_rows)(REAL *restrict dst, const REAL *restrict A,
         for (int64_t r = 0; r < nb; r++) dst[r] = A[idx[r]];
         return;
     }
-    for (int64_t r = 0; r < nb; r++)
+    for (int64_t r = 0; r < nb; r++) {
+#if defined(__GNUC__)
+        if (r + 8 < nb) {
+            const char *ahead = (const char *)(A + idx[r + 8] * n);
+            for (size_t c = 0; c < (size_t)n * sizeof(REAL); c += 64)
+                __builtin_prefetch(ahead + c);
+        }
+#endif
         memcpy(dst + r * n, A + idx[r] * n, (size_t)n * sizeof(REAL));
+    }
 }
 
 /* Rows visited in `order` (or 0..N-1) in contiguous batches of batch_size,
