@@ -433,7 +433,7 @@ def render_markdown(results):
                f"{meta.get('settle_seconds', 0)} s idle before each sample), "
                f"one sample per system per round = k epochs timed in its own process / k "
                f"(k chosen so a sample lasts ~{meta['sample_seconds']} s); medians. "
-               "Estimators: fresh `fit(max_iter=k, tol=0, n_iter_no_change=10**9)`; "
+               "Estimators: model built and initialized once (untimed), then each sample a warm-start `fit(max_iter=k, tol=0, n_iter_no_change=10**9)` (input validation included); "
                "JAX: compiled epoch (jit + lax.scan), compile not timed; "
                "bound: all GEMMs of k epochs in one C call.")
     for name, s in results["skipped"].items():
