@@ -17,8 +17,8 @@ How each system times an epoch:
       JAX models are; each sample is then ``fit`` with warm_start=True,
       max_iter=k, tol=0, n_iter_no_change=10**9 (never stops early): k more
       epochs of the same model, timed whole and divided by k by the caller,
-      the fit's input validation included (amortized over k). Before
-      2026-11-29 11:40 UTC each sample was a fresh ``fit``, which also paid
+      the fit's input validation included (amortized over k). Before commit
+      46ae9b9 each sample was a fresh ``fit``, which also paid
       the weight initialization (2.1M Mersenne-Twister draws on (d), ~16 ms,
       3% of a (d) sample with k = 1) that no peer's sample pays. (Not
       ``partial_fit``: it re-validates the whole data set every epoch, a cost
