@@ -109,6 +109,37 @@ MLPX_INLINE float mlpx_exp_f(float x)
     return (p * s1) * s2;
 }
 
+/* log(x) for positive normal double x (the loss takes it of probabilities
+ * clipped to [eps, 1 - eps]), inline: fdlibm's e_log.c scheme, as in musl.
+ * x = 2^k (1 + f), 1 + f in [sqrt(2)/2, sqrt(2)); s = f / (2 + f);
+ * log(1 + f) = f - f^2/2 + s (f^2/2 + R(s^2)), R a degree-7 minimax
+ * polynomial; error < 1 ulp. Zero, negative, subnormal, inf and NaN inputs
+ * are not handled (never passed). */
+MLPX_INLINE double mlpx_log_d(double x)
+{
+    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    const double Lg1 = 6.666666666666735130e-01, Lg2 = 3.999999999940941908e-01;
+    const double Lg3 = 2.857142874366239149e-01, Lg4 = 2.222219843214978396e-01;
+    const double Lg5 = 1.818357216161805012e-01, Lg6 = 1.531383769920937332e-01;
+    const double Lg7 = 1.479819860511658591e-01;
+    uint64_t ix;
+    memcpy(&ix, &x, 8);
+    /* shift the mantissa range to [sqrt(2)/2, sqrt(2)): k from the carry */
+    ix += 0x3ff0000000000000ULL - 0x3fe6a09e00000000ULL;
+    const double k = (double)((int64_t)(ix >> 52) - 0x3ff);
+    ix = (ix & 0x000fffffffffffffULL) + 0x3fe6a09e00000000ULL;
+    double m;
+    memcpy(&m, &ix, 8);
+    const double f = m - 1.0;
+    const double hfsq = 0.5 * f * f;
+    const double s = f / (2.0 + f);
+    const double z = s * s, w = z * z;
+    const double t1 = w * (Lg2 + w * (Lg4 + w * Lg6));
+    const double t2 = z * (Lg1 + w * (Lg3 + w * (Lg5 + w * Lg7)));
+    const double R = t2 + t1;
+    return s * (hfsq + R) + k * ln2_lo - hfsq + f + k * ln2_hi;
+}
+
 /* expm1(y) = y + y^2 q(y) for |y| <= ln2/2 (used by tanh near 0). */
 MLPX_INLINE double mlpx_expm1_small_d(double y)
 {

@@ -72,10 +72,10 @@ MLPX_INLINE double S(row_loss_error)(REAL *restrict p, const REAL *restrict y,
         } else {
             REAL pc = p[o] < eps ? eps : p[o];
             pc = pc > one_m_eps ? one_m_eps : pc;
-            if (y[o] != 0) row += (double)y[o] * log((double)pc);
+            if (y[o] != 0) row += (double)y[o] * mlpx_log_d((double)pc);
             REAL y1 = 1 - y[o];
             if (out_act == MLPX_LOGISTIC && y1 != 0)
-                row += (double)y1 * log((double)(1 - pc));
+                row += (double)y1 * mlpx_log_d((double)(1 - pc));
         }
         p[o] = p[o] - y[o];
     }
