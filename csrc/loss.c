@@ -83,8 +83,8 @@ MLPX_INLINE double S(row_loss_error)(REAL *restrict p, const REAL *restrict y,
 }
 
 /* The output layer of a training step, from its GEMM result H (N, O):
- * P = f_out(H + b), the data term
- * of the loss (no penalty), and H <- D = (P - Y) * sw[:, None].
+ * P = f_out(H + b), the data term of the loss (no penalty), and
+ * H <- D = (P - Y) * sw[:, None].
  * Y (N, O); sw (N,) or NULL (all ones); s = N or sum(sw).
  *   logistic: -sum_n sw_n sum_o [y log p + (1-y) log(1-p)] / s
  *   softmax:  -sum_n sw_n sum_o  y log p                   / s
