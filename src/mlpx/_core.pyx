@@ -234,6 +234,28 @@ cdef _Net _check_net(tuple coefs, tuple intercepts, object X, object activation,
     return net
 
 
+cdef struct _Batch:
+    int64_t N
+    void *x
+    void *y
+    void *sw
+
+
+cdef int _check_batch(_Net net, object X, object Y, object sample_weight,
+                      _Batch *out) except -1:
+    """A training batch for `net`: X (N, n_0) with N >= 1, Y (N, n_K) and
+    sample_weight (N,) or None, all of the net's dtype; their addresses and N
+    go in `out` (the caller keeps the arrays alive)."""
+    out.N = X.shape[0]
+    if out.N < 1:
+        raise ValueError("X must have at least one row")
+    dtype = net.dtype()
+    out.x = _matrix("X", X, dtype, out.N, net.widths[0])
+    out.y = _matrix("Y", Y, dtype, out.N, net.widths[net.net.n_layers])
+    out.sw = _vector("sample_weight", sample_weight, dtype, out.N)
+    return 0
+
+
 cdef tuple _layers(str name, object seq):
     """The list of arrays `seq` as a tuple (which keeps them alive while the
     GIL is released)."""
@@ -298,14 +320,11 @@ def loss_and_grad(coefs, intercepts, X, Y, activation, out_activation, alpha,
     coefs, intercepts = _layers("coefs", coefs), _layers("intercepts", intercepts)
     cdef _Net net = _check_net(coefs, intercepts, X, activation, out_activation)
     _require_blas()
-    cdef int64_t N = X.shape[0]
     cdef int K = net.net.n_layers, i
-    if N < 1:
-        raise ValueError("X must have at least one row")
+    cdef _Batch bt
+    _check_batch(net, X, Y, sample_weight, &bt)
+    cdef int64_t N = bt.N
     dtype = net.dtype()
-    cdef void *x = _matrix("X", X, dtype, N, net.widths[0])
-    cdef void *y = _matrix("Y", Y, dtype, N, net.widths[K])
-    cdef void *sw = _vector("sample_weight", sample_weight, dtype, N)
     cdef double a = float(alpha)
     coef_grads = [np.empty_like(W) for W in coefs]
     intercept_grads = [np.empty_like(b) for b in intercepts]
@@ -325,12 +344,12 @@ def loss_and_grad(coefs, intercepts, X, Y, activation, out_activation, alpha,
         if net.f64:
             status = mlpx_loss_and_grad_d(
                 &net.net, <const double **>net.W, <const double **>net.b,
-                <const double *>x, <const double *>y, <const double *>sw, N, a,
+                <const double *>bt.x, <const double *>bt.y, <const double *>bt.sw, N, a,
                 &loss, <double **>ptrs, <double **>(ptrs + K))
         else:
             status = mlpx_loss_and_grad_f(
                 &net.net, <const float **>net.W, <const float **>net.b,
-                <const float *>x, <const float *>y, <const float *>sw, N, a,
+                <const float *>bt.x, <const float *>bt.y, <const float *>bt.sw, N, a,
                 &loss, <float **>ptrs, <float **>(ptrs + K))
     free(ptrs)
     _raise_status(status)
@@ -354,14 +373,11 @@ def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size,
     cdef _Net net = _check_net(coefs, intercepts, X, activation, out_activation,
                                writable=True)
     _require_blas()
-    cdef int64_t N = X.shape[0]
     cdef int K = net.net.n_layers, i, n_state
-    if N < 1:
-        raise ValueError("X must have at least one row")
+    cdef _Batch bt
+    _check_batch(net, X, Y, sample_weight, &bt)
+    cdef int64_t N = bt.N
     dtype = net.dtype()
-    cdef void *x = _matrix("X", X, dtype, N, net.widths[0])
-    cdef void *y = _matrix("Y", Y, dtype, N, net.widths[K])
-    cdef void *sw = _vector("sample_weight", sample_weight, dtype, N)
     cdef void *ordp = _vector("order", order, _I64, N)
     if ordp != NULL and (order.min() < 0 or order.max() >= N):
         raise ValueError(f"order holds indices outside [0, {N})")
@@ -412,13 +428,13 @@ def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size,
     with nogil:
         if net.f64:
             status = mlpx_train_epoch_d(
-                &net.net, <double **>net.W, <double **>net.b, <const double *>x,
-                <const double *>y, <const double *>sw, <const int64_t *>ordp, N,
+                &net.net, <double **>net.W, <double **>net.b, <const double *>bt.x,
+                <const double *>bt.y, <const double *>bt.sw, <const int64_t *>ordp, N,
                 bs, a, &opt, <double **>sp, &loss)
         else:
             status = mlpx_train_epoch_f(
-                &net.net, <float **>net.W, <float **>net.b, <const float *>x,
-                <const float *>y, <const float *>sw, <const int64_t *>ordp, N,
+                &net.net, <float **>net.W, <float **>net.b, <const float *>bt.x,
+                <const float *>bt.y, <const float *>bt.sw, <const int64_t *>ordp, N,
                 bs, a, &opt, <float **>sp, &loss)
     free(sp)
     _raise_status(status)
