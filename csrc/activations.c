@@ -10,13 +10,6 @@
 #include "template.h"
 #else
 
-/* logistic(h) = 1 / (1 + exp(-h)); exp(-h) = inf for very negative h gives
- * exactly 0, so no overflow or NaN for any finite h (scipy's expit). */
-MLPX_INLINE REAL S(logistic)(REAL h)
-{
-    return (REAL)1 / ((REAL)1 + S(mlpx_exp)(-h));
-}
-
 /* tanh(h) = sign(h) (1 - e) / (1 + e), e = exp(-2|h|); near 0 (2|h| <
  * ln2/2) from expm1 instead to keep relative accuracy:
  * tanh = -m / (2 + m), m = expm1(-2|h|). */
@@ -56,7 +49,7 @@ void S(mlpx_bias_act)(REAL *restrict H, const REAL *restrict b, int64_t N,
                       int64_t O, int act)
 {
     switch (act) {
-    case MLPX_LOGISTIC: BIAS_LOOP(S(logistic)); break;
+    case MLPX_LOGISTIC: BIAS_LOOP(S(mlpx_logistic)); break;
     case MLPX_TANH: BIAS_LOOP(S(tanh_)); break;
     case MLPX_RELU: BIAS_LOOP(S(relu)); break;
     case MLPX_SOFTMAX: S(mlpx_softmax)(H, b, N, O); break;

@@ -42,7 +42,8 @@ static double S(penalty_sum)(const mlpx_net *net, const REAL *const *W)
     return total;
 }
 
-/* Loss of the batch (X (N, n_0), Y (N, n_K), sw (N,) or NULL) and its
+/* Loss of the batch (X (N, n_0), Y (N, n_K) or, with yrow, rows yrow[n] of
+ * Y; sw (N,) or NULL) and its
  * gradients into dW[i] (n_i, n_{i+1}), db[i] (n_{i+1},):
  *   loss = L(P, Y) + 0.5 alpha sum_i ||W_i||^2 / s
  *   D_K = (P - Y) sw[:, None]
@@ -59,7 +60,8 @@ static double S(penalty_sum)(const mlpx_net *net, const REAL *const *W)
  * overwrites with the errors D_i; tmp (N, max n_i). */
 double S(mlpx_batch_grad)(const mlpx_net *net, const REAL *const *W,
                           const REAL *const *b, const REAL *X, const REAL *Y,
-                          const REAL *sw, int64_t N, double alpha, double sq,
+                          const int64_t *yrow, const REAL *sw, int64_t N,
+                          double alpha, double sq,
                           int finish, REAL *const *Z, REAL *tmp,
                           REAL *const *dW, REAL *const *db, REAL *s_out,
                           REAL *const *Wsgd, REAL lr)
@@ -67,7 +69,7 @@ double S(mlpx_batch_grad)(const mlpx_net *net, const REAL *const *W,
     const int K = net->n_layers;
     const int64_t *w = net->widths;
     S(mlpx_forward_batch)(net, W, b, X, N, Z, 0);
-    double loss = S(mlpx_output_loss)(Z[K], b[K - 1], Y, sw, N, w[K],
+    double loss = S(mlpx_output_loss)(Z[K], b[K - 1], Y, yrow, sw, N, w[K],
                                       net->out_activation);
     REAL s = (REAL)N;
     if (sw) {
@@ -123,7 +125,7 @@ int S(mlpx_loss_and_grad)(const mlpx_net *net, const REAL *const *coefs,
         cur += N * w[i];
     }
     REAL s;
-    *loss = S(mlpx_batch_grad)(net, coefs, intercepts, X, Y, sw, N, alpha, -1.0,
+    *loss = S(mlpx_batch_grad)(net, coefs, intercepts, X, Y, NULL, sw, N, alpha, -1.0,
                                1, Z, cur, dW, db, &s, NULL, 0);
     free(buf);
     free(Z);

@@ -113,7 +113,8 @@ MLPX_INLINE float mlpx_exp_f(float x)
  * clipped to [eps, 1 - eps]), inline: fdlibm's e_log.c scheme, as in musl.
  * x = 2^k (1 + f), 1 + f in [sqrt(2)/2, sqrt(2)); s = f / (2 + f);
  * log(1 + f) = f - f^2/2 + s (f^2/2 + R(s^2)), R a degree-7 minimax
- * polynomial; error < 1 ulp. Zero, negative, subnormal, inf and NaN inputs
+ * polynomial; error < 1 ulp. NaN gives NaN (a NaN probability, from NaN
+ * weights, must make the loss NaN). Zero, negative, subnormal and inf inputs
  * are not handled (never passed). */
 MLPX_INLINE double mlpx_log_d(double x)
 {
@@ -126,7 +127,12 @@ MLPX_INLINE double mlpx_log_d(double x)
     memcpy(&ix, &x, 8);
     /* shift the mantissa range to [sqrt(2)/2, sqrt(2)): k from the carry */
     ix += 0x3ff0000000000000ULL - 0x3fe6a09e00000000ULL;
-    const double k = (double)((int64_t)(ix >> 52) - 0x3ff);
+    /* k = (ix >> 52) - 1023 as a double without an int64 conversion (none
+     * in AVX2): the bits of 2^52 + e are 0x433... | e */
+    uint64_t kb = (ix >> 52) | 0x4330000000000000ULL;
+    double kd;
+    memcpy(&kd, &kb, 8);
+    const double k = kd - (4503599627370496.0 + 1023.0);
     ix = (ix & 0x000fffffffffffffULL) + 0x3fe6a09e00000000ULL;
     double m;
     memcpy(&m, &ix, 8);
@@ -137,8 +143,14 @@ MLPX_INLINE double mlpx_log_d(double x)
     const double t1 = w * (Lg2 + w * (Lg4 + w * Lg6));
     const double t2 = z * (Lg1 + w * (Lg3 + w * (Lg5 + w * Lg7)));
     const double R = t2 + t1;
-    return s * (hfsq + R) + k * ln2_lo - hfsq + f + k * ln2_hi;
+    const double r = s * (hfsq + R) + k * ln2_lo - hfsq + f + k * ln2_hi;
+    return x == x ? r : x;
 }
+
+/* logistic(h) = 1 / (1 + exp(-h)); exp(-h) = inf for very negative h gives
+ * exactly 0, so no overflow or NaN for any finite h (scipy's expit). */
+MLPX_INLINE double mlpx_logistic_d(double h) { return 1.0 / (1.0 + mlpx_exp_d(-h)); }
+MLPX_INLINE float mlpx_logistic_f(float h) { return 1.0f / (1.0f + mlpx_exp_f(-h)); }
 
 /* expm1(y) = y + y^2 q(y) for |y| <= ln2/2 (used by tanh near 0). */
 MLPX_INLINE double mlpx_expm1_small_d(double y)
@@ -165,8 +177,8 @@ MLPX_INLINE float mlpx_expm1_small_f(float y)
     /* loss.c */                                                               \
     void mlpx_softmax_##S(REAL *H, const REAL *b, int64_t N, int64_t O);       \
     double mlpx_output_loss_##S(REAL *H, const REAL *b, const REAL *Y,         \
-                                const REAL *sw, int64_t N, int64_t O,          \
-                                int out_act);                                  \
+                                const int64_t *yrow, const REAL *sw,           \
+                                int64_t N, int64_t O, int out_act);            \
     /* forward.c */                                                            \
     void mlpx_forward_batch_##S(const mlpx_net *net, const REAL *const *W,     \
                                 const REAL *const *b, const REAL *X,           \
@@ -174,7 +186,8 @@ MLPX_INLINE float mlpx_expm1_small_f(float y)
     /* backward.c */                                                           \
     double mlpx_batch_grad_##S(const mlpx_net *net, const REAL *const *W,      \
                                const REAL *const *b, const REAL *X,            \
-                               const REAL *Y, const REAL *sw, int64_t N,       \
+                               const REAL *Y, const int64_t *yrow,             \
+                               const REAL *sw, int64_t N,                      \
                                double alpha, double sq, int finish,            \
                                REAL *const *Z, REAL *tmp, REAL *const *dW,     \
                                REAL *const *db, REAL *s_out,                   \

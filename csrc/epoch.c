@@ -52,7 +52,7 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
     const int64_t B = batch_size < N ? batch_size : N;
     const int64_t n_in = w[0], n_out = w[K];
 
-    /* workspace: Z[1..K] (B, n_i), tmp (B, max n_i), gathered X, Y, sw
+    /* workspace: Z[1..K] (B, n_i), tmp (B, max n_i), gathered X and sw
      * batches, and one gradient per parameter */
     int64_t size = 0, widest = 1, nparam = 0;
     for (int i = 1; i <= K; i++) {
@@ -61,7 +61,7 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
         nparam += w[i - 1] * w[i] + w[i];
     }
     size += B * widest + nparam;
-    if (order) size += B * (n_in + n_out + (sw ? 1 : 0));
+    if (order) size += B * (n_in + (sw ? 1 : 0));
     REAL *buf = malloc((size_t)size * sizeof(REAL));
     REAL **ptrs = malloc((size_t)(3 * K + 1) * sizeof(REAL *));
     if (!buf || !ptrs) {
@@ -84,7 +84,7 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
         db[i] = cur;
         cur += w[i + 1];
     }
-    REAL *xb = cur, *yb = xb + B * n_in, *swb = yb + B * n_out;
+    REAL *xb = cur, *swb = xb + B * n_in;
 
     const REAL lr = (REAL)opt->lr, mu = (REAL)opt->momentum;
     const REAL b1 = (REAL)opt->beta_1, c1 = (REAL)(1 - opt->beta_1);
@@ -98,15 +98,18 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
 
     for (int64_t start = 0; start < N; start += B) {
         const int64_t nb = N - start < B ? N - start : B;
+        /* a shuffled batch: X rows gathered for the GEMMs; Y rows read in
+         * place by the loss through the indices */
         const REAL *x = X + start * n_in, *y = Y + start * n_out;
         const REAL *s = sw ? sw + start : NULL;
+        const int64_t *yrow = NULL;
         if (order) {
             const int64_t *idx = order + start;
             S(gather_rows)(xb, X, idx, nb, n_in);
-            S(gather_rows)(yb, Y, idx, nb, n_out);
             if (sw) S(gather_rows)(swb, sw, idx, nb, 1);
             x = xb;
-            y = yb;
+            y = Y;
+            yrow = idx;
             s = sw ? swb : NULL;
         }
         /* plain SGD (momentum 0): the coef step is folded into the gradient
@@ -118,7 +121,7 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
                          (alpha == 0 || sizeof(REAL) == sizeof(double));
         REAL s_b;
         double l = S(mlpx_batch_grad)(net, (const REAL *const *)coefs,
-                                      (const REAL *const *)intercepts, x, y, s,
+                                      (const REAL *const *)intercepts, x, y, yrow, s,
                                       nb, alpha, sq, 0, Z, tmp, dW, db, &s_b,
                                       fold ? coefs : NULL, lr);
         total += l * (double)nb;

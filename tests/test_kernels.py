@@ -320,6 +320,86 @@ def test_train_epoch_matches_numpy(n, widths, batch, dtype, solver):
             assert rel_all(s_nat, s_np) <= tol, (act, out, rel_all(s_nat, s_np))
 
 
+
+def _labels(kind, n, k, out, dtype, rng):
+    """Targets for the output layer: "hard" one-hot (softmax) or 0/1
+    (logistic); "soft" probability rows / fractions everywhere; "mixed" hard
+    but for one row of soft labels (softmax) or one fractional entry."""
+    if out == "softmax":
+        Y = np.eye(k, dtype=dtype)[rng.integers(0, k, n)]
+        soft = rng.dirichlet(np.ones(k), n).astype(dtype)
+    else:
+        Y = (rng.uniform(size=(n, k)) < 0.5).astype(dtype)
+        soft = rng.uniform(size=(n, k)).astype(dtype)
+    if kind == "soft":
+        return soft
+    if kind == "mixed":
+        Y[n // 2] = soft[n // 2]
+    return Y
+
+
+@requires_native
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("out", ["softmax", "logistic"])
+@pytest.mark.parametrize("k", [1, 2, 10, 64, 65, 130])
+def test_output_layer_chunks_and_labels_match_numpy(k, out, dtype):
+    """The output layer runs short rows (k <= 64) in transposed chunks of 16
+    rows with one log per row (one-hot / 0-1 labels) or every log (other
+    labels), and long rows row by row: every path, full and partial chunks,
+    with and without sample weights, and the shuffled epoch that reads Y's
+    rows in place, against the NumPy twin."""
+    if out == "softmax" and k == 1:
+        pytest.skip("softmax needs two classes")
+    rng = np.random.default_rng(k * 7 + len(out))
+    tol = TOL[dtype]
+    widths = (6, 5, k)
+    for n in (1, 15, 16, 17, 40):
+        coefs, intercepts = make_net(widths, dtype, rng, scale=2.0)
+        X = rng.normal(size=(n, widths[0])).astype(dtype)
+        sw = rng.uniform(0.5, 2.0, n).astype(dtype)
+        for kind in ("hard", "soft", "mixed"):
+            Y = _labels(kind, n, k, out, dtype, rng)
+            for weights in (None, sw):
+                got = native.loss_and_grad(coefs, intercepts, X, Y, "logistic", out, 0.0,
+                                           weights)
+                ref = numpy_backend.loss_and_grad(coefs, intercepts, X, Y, "logistic", out,
+                                                  0.0, weights)
+                assert abs(got[0] - ref[0]) <= tol * abs(ref[0]), (n, kind, got[0], ref[0])
+                assert rel_all(got[1] + got[2], ref[1] + ref[2]) <= tol, (n, kind)
+            order = rng.permutation(n)
+            runs = []
+            for backend in (native, numpy_backend):
+                c, b = copy_all(coefs), copy_all(intercepts)
+                state = new_state(c, b, "sgd")
+                loss = _run_epoch(backend, c, b, state, X, Y, sw, order, 8, "logistic", out,
+                                  0.0, SOLVERS["sgd"], 0)
+                runs.append((loss, c + b))
+            assert abs(runs[0][0] - runs[1][0]) <= tol * abs(runs[1][0]), (n, kind)
+            assert rel_all(runs[0][1], runs[1][1]) <= tol, (n, kind)
+
+
+@requires_native
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("k", [3, 70])
+def test_output_layer_nan_row_stays_nan(k, dtype):
+    """A NaN logit makes its own row's probabilities NaN and the loss NaN,
+    whichever row of a 16-row chunk it sits in; the other rows are unaffected."""
+    rng = np.random.default_rng(k)
+    n = 20
+    coefs, intercepts = make_net((4, k), dtype, rng)
+    X = rng.normal(size=(n, 4)).astype(dtype)
+    X[5, 2] = np.nan
+    Y = np.eye(k, dtype=dtype)[rng.integers(0, k, n)]
+    with np.errstate(invalid="ignore"):
+        P = native.forward(coefs, intercepts, X, "identity", "softmax")
+        ref = numpy_backend.forward(coefs, intercepts, X, "identity", "softmax")
+        loss = native.loss_and_grad(coefs, intercepts, X, Y, "identity", "softmax", 0.0,
+                                    None)[0]
+    assert np.isnan(P[5]).all() and np.isnan(loss)
+    keep = np.arange(n) != 5
+    assert rel(P[keep], ref[keep]) <= TOL[dtype]
+
+
 # ---------------------------------------------------------------- numerics
 
 @pytest.mark.parametrize("backend", BACKENDS)
