@@ -54,22 +54,33 @@ MLPX_INLINE float mlpx_exp_tail_f(float r)
     return q * r + 0.5f;
 }
 
-/* exp(x) for double, vectorizable (no libm call, no branches).
+/* exp(x) = 2^k exp(r) for double, vectorizable (no libm call, no branches).
  * Cody-Waite: k = round(x log2 e), r = x - k ln2 (ln2 in two parts), |r| <=
  * ln2/2; exp(r) = 1 + (r + r^2 q(r)), the small tail added before the 1
- * (max error 0.95 ulp, ~90% correctly rounded); 2^k built from exponent bits
- * in two factors 2^k1 2^k2 (k1 + k2 = k) so that subnormal results are
- * rounded once and large x overflows to inf. Input clamped to [-746, 710]:
- * beyond, exp is 0 or inf anyway. */
-MLPX_INLINE double mlpx_exp_d(double x)
+ * (max error 0.95 ulp, ~90% correctly rounded). Returns exp(r) and sets *t
+ * to x log2 e + 1.5 * 2^52, whose low bits hold k. */
+MLPX_INLINE double mlpx_exp_core_d(double x, double *t)
 {
     const double shift = 6755399441055744.0; /* 1.5 * 2^52 */
-    x = x < -746.0 ? -746.0 : x;
-    x = x > 710.0 ? 710.0 : x;
-    double kd = (x * 1.44269504088896338700e+00 + shift) - shift;
+    *t = x * 1.44269504088896338700e+00 + shift;
+    double kd = *t - shift;
     double r = x - kd * 6.93147180369123816490e-01; /* ln2 high part, exact */
     r = r - kd * 1.90821492927058770002e-10;        /* ln2 low part */
-    double p = 1.0 + (r + (r * r) * mlpx_exp_tail_d(r));
+    return 1.0 + (r + (r * r) * mlpx_exp_tail_d(r));
+}
+
+/* exp(x) for double: 2^k built from exponent bits in two factors 2^k1 2^k2
+ * (k1 + k2 = k) so that subnormal results are rounded once and large x
+ * overflows to inf. Input clamped to [-746, 710]: beyond, exp is 0 or inf
+ * anyway. */
+MLPX_INLINE double mlpx_exp_d(double x)
+{
+    const double shift = 6755399441055744.0;
+    x = x < -746.0 ? -746.0 : x;
+    x = x > 710.0 ? 710.0 : x;
+    double t;
+    double p = mlpx_exp_core_d(x, &t);
+    double kd = t - shift;
     /* k1 = round(k / 2), k2 = k - k1; bits of (shift + m) = bits(shift) + m,
      * and bits(shift) << 52 vanishes, so (bits + 1023) << 52 = 2^m. */
     double z1 = kd * 0.5 + shift;
@@ -85,17 +96,27 @@ MLPX_INLINE double mlpx_exp_d(double x)
     return (p * s1) * s2;
 }
 
-/* exp(x) for float, same scheme: ln2 split 0.693359375 + -2.12194440e-4,
- * input clamped to [-104, 89]; max error 1.0 ulp. */
-MLPX_INLINE float mlpx_exp_f(float x)
+/* exp(x) for float, same scheme: ln2 split 0.693359375 + -2.12194440e-4;
+ * max error 1.0 ulp. */
+MLPX_INLINE float mlpx_exp_core_f(float x, float *t)
 {
     const float shift = 12582912.0f; /* 1.5 * 2^23 */
-    x = x < -104.0f ? -104.0f : x;
-    x = x > 89.0f ? 89.0f : x;
-    float kd = (x * 1.44269504088896341f + shift) - shift;
+    *t = x * 1.44269504088896341f + shift;
+    float kd = *t - shift;
     float r = x - kd * 0.693359375f;
     r = r - kd * -2.12194440e-4f;
-    float p = 1.0f + (r + (r * r) * mlpx_exp_tail_f(r));
+    return 1.0f + (r + (r * r) * mlpx_exp_tail_f(r));
+}
+
+/* Input clamped to [-104, 89]. */
+MLPX_INLINE float mlpx_exp_f(float x)
+{
+    const float shift = 12582912.0f;
+    x = x < -104.0f ? -104.0f : x;
+    x = x > 89.0f ? 89.0f : x;
+    float t;
+    float p = mlpx_exp_core_f(x, &t);
+    float kd = t - shift;
     float z1 = kd * 0.5f + shift;
     float z2 = (kd - (z1 - shift)) + shift;
     uint32_t b1, b2;
@@ -107,6 +128,42 @@ MLPX_INLINE float mlpx_exp_f(float x)
     memcpy(&s1, &b1, 4);
     memcpy(&s2, &b2, 4);
     return (p * s1) * s2;
+}
+
+/* logistic(h) = 1 / (1 + e), e = exp(-h): never overflows or gives NaN for
+ * finite h (e = inf gives exactly 0, as scipy's expit). e needs no
+ * subnormal results (1 + e rounds them to 1), so it takes one scale factor,
+ * 2p 2^(k-1), exact while 2^(k-1) is normal: -h clamped below at -707
+ * (double) / -86 (float), where 1 + e is already 1. Above, as in exp. Same
+ * bits as 1 / (1 + exp(-h)) wherever e is normal. */
+MLPX_INLINE double mlpx_logistic_d(double h)
+{
+    double x = -h;
+    x = x < -707.0 ? -707.0 : x;
+    x = x > 710.0 ? 710.0 : x;
+    double t;
+    double p = mlpx_exp_core_d(x, &t);
+    uint64_t b;
+    double s;
+    memcpy(&b, &t, 8);
+    b = (b + 1022) << 52;
+    memcpy(&s, &b, 8);
+    return 1.0 / (1.0 + (p + p) * s);
+}
+
+MLPX_INLINE float mlpx_logistic_f(float h)
+{
+    float x = -h;
+    x = x < -86.0f ? -86.0f : x;
+    x = x > 89.0f ? 89.0f : x;
+    float t;
+    float p = mlpx_exp_core_f(x, &t);
+    uint32_t b;
+    float s;
+    memcpy(&b, &t, 4);
+    b = (b + 126u) << 23;
+    memcpy(&s, &b, 4);
+    return 1.0f / (1.0f + (p + p) * s);
 }
 
 /* log(x) for positive normal double x (the loss takes it of probabilities
@@ -146,11 +203,6 @@ MLPX_INLINE double mlpx_log_d(double x)
     const double r = s * (hfsq + R) + k * ln2_lo - hfsq + f + k * ln2_hi;
     return x == x ? r : x;
 }
-
-/* logistic(h) = 1 / (1 + exp(-h)); exp(-h) = inf for very negative h gives
- * exactly 0, so no overflow or NaN for any finite h (scipy's expit). */
-MLPX_INLINE double mlpx_logistic_d(double h) { return 1.0 / (1.0 + mlpx_exp_d(-h)); }
-MLPX_INLINE float mlpx_logistic_f(float h) { return 1.0f / (1.0f + mlpx_exp_f(-h)); }
 
 /* expm1(y) = y + y^2 q(y) for |y| <= ln2/2 (used by tanh near 0). */
 MLPX_INLINE double mlpx_expm1_small_d(double y)

@@ -107,6 +107,14 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
             const int64_t *idx = order + start;
             S(gather_rows)(xb, X, idx, nb, n_in);
             if (sw) S(gather_rows)(swb, sw, idx, nb, 1);
+#if defined(__GNUC__)
+            /* the loss reads these rows after the forward GEMMs */
+            for (int64_t r = 0; r < nb; r++) {
+                const REAL *row = Y + idx[r] * n_out;
+                __builtin_prefetch(row);
+                __builtin_prefetch(row + n_out - 1);
+            }
+#endif
             x = xb;
             y = Y;
             yrow = idx;
