@@ -129,6 +129,13 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()                 # busy in a long command
                 self.proc.wait()
+        # both pipe ends, also when the worker had died: left to the garbage
+        # collector they raise ResourceWarning at some later test
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
         self.log.close()
 
 
