@@ -271,3 +271,39 @@ def test_progress_bar_is_an_extra_parameter_off_by_default():
     from sklearn.neural_network import MLPClassifier as SkMLP
     assert set(params) - set(SkMLP().get_params()) == {"progress_bar"}
     assert set(SkMLP().get_params()) - set(params) == set()
+
+
+@pytest.mark.parametrize("labels,fit_on,fast", [
+    (np.array([3, 1, 1, 3, 3]), None, True),                   # binary ints
+    (np.array([2, 0, 1, 2, 0, 0]), None, True),                # multiclass
+    (np.array([0, 2, 2, 0]), np.array([0, 1, 2]), True),       # batch of 2 of 3 classes
+    (np.array([1, 1, 1]), np.array([0, 1]), True),             # batch of 1 of 2 classes
+    (np.array(["b", "a", "ccc", "a"]), None, True),            # strings
+    (np.array([True, False, True]), None, True),               # booleans
+    (np.array([1.0, -0.0, 2.0, 0.0]), None, True),             # float labels, -0 == 0
+    (np.array([1.0, 0.0]), np.array([0, 1]), False),           # float y, int classes
+    (np.array([4, 0]), np.array([0, 1, 2]), False),            # a label not in classes
+    (np.array(["b", "a", "b"], dtype=object), None, False),     # object labels
+    (np.array([[0, 1, 1], [1, 0, 0]]), None, False),           # multilabel indicator
+])
+def test_binarize_equals_label_binarizer(labels, fit_on, fast):
+    """The estimator's fast one-of-K path gives exactly LabelBinarizer's
+    transform (as bool), and hands every case it does not cover to it."""
+    from sklearn.preprocessing import LabelBinarizer
+
+    from mlpx._estimator import _binarize
+
+    binarizer = LabelBinarizer().fit(labels if fit_on is None else fit_on)
+    try:
+        ref = binarizer.transform(labels).astype(bool)
+    except (TypeError, ValueError) as exc:
+        with pytest.raises(type(exc)):
+            _binarize(binarizer, labels)
+        return
+    calls = []
+    transform = binarizer.transform
+    binarizer.transform = lambda y: calls.append(1) or transform(y)
+    got = _binarize(binarizer, labels)
+    assert got.dtype == bool and got.shape == ref.shape
+    assert_array_equal(got, ref)
+    assert (not calls) == fast

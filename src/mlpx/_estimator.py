@@ -79,6 +79,30 @@ def _pack(coefs, intercepts):
     return np.hstack([a.ravel() for a in list(coefs) + list(intercepts)])
 
 
+def _binarize(binarizer, y):
+    """``binarizer.transform(y).astype(bool)``, the one-of-K targets, by
+    index for the plain case: 1-D y of numbers, strings or booleans whose
+    labels are all among the fitted, sorted ``classes_`` (the callers have
+    checked that). There, scikit-learn's transform spends ~1-2 ms per call
+    (on 20,000 labels) re-deriving the target type, which every warm-start
+    fit and every partial_fit pays. Anything else goes to the binarizer."""
+    classes = binarizer.classes_
+    plain = (isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "biufU"
+             and binarizer.y_type_ in ("binary", "multiclass")
+             and len(classes) >= 2 and classes.dtype.kind == y.dtype.kind
+             and not binarizer.sparse_output)
+    if plain:
+        idx = np.searchsorted(classes, y)
+        np.minimum(idx, len(classes) - 1, out=idx)
+        if np.array_equal(classes[idx], y):
+            if len(classes) == 2:   # one column: the second class
+                return (idx == 1).reshape(-1, 1)
+            Y = np.zeros((y.shape[0], len(classes)), dtype=bool)
+            Y[np.arange(y.shape[0]), idx] = True
+            return Y
+    return binarizer.transform(y).astype(bool)
+
+
 class _Optimizer:
     """Optimizer state that lives between epochs (and partial_fit calls).
 
@@ -380,7 +404,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 + (" (pass every class of the data set as classes=)"
                    if incremental else "")
             )
-        y = self._label_binarizer.transform(y).astype(bool)
+        y = _binarize(self._label_binarizer, y)
         if hasattr(X, "toarray"):  # the kernels are dense
             X = X.toarray()
         return c_aligned(X), y
