@@ -368,6 +368,9 @@ def test_concurrent_predict_proba_bitwise_equal_to_serial():
             assert P.tobytes() == serial.tobytes()
 
 
+# _fit's warnings.catch_warnings swaps the process-wide filters, which is not
+# thread-safe: with two threads one of them can warn unfiltered.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_models_fitted_in_parallel_threads_equal_serial_fits():
     X, y = _data(n=300, n_features=10)
     configs = [dict(solver="adam", random_state=1), dict(solver="sgd", random_state=2)]
