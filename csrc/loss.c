@@ -251,16 +251,17 @@ double S(mlpx_output_loss)(REAL *restrict H, const REAL *restrict b,
             }
         }
     } else {
-        /* one output column: its rows are already a (1, L) chunk */
-        if (O == 1 && out_act == MLPX_LOGISTIC)
-            S(mlpx_bias_act)(H, b, N, 1, out_act);
-        REAL Tbuf[MLPX_TMAX * MLPX_LANES], YT[MLPX_TMAX * MLPX_LANES];
+        /* one logistic output column: its N rows are contiguous, so the
+         * logistic runs once over all of them (1% of an epoch on (e) against
+         * 16 at a time) and each chunk only copies its 16 */
+        const int flat = O == 1 && out_act == MLPX_LOGISTIC;
+        if (flat) S(mlpx_bias_act)(H, b, N, 1, out_act);
+        REAL T[MLPX_TMAX * MLPX_LANES], YT[MLPX_TMAX * MLPX_LANES];
         double rl[MLPX_LANES];
         for (int64_t n0 = 0; n0 < N; n0 += MLPX_LANES) {
             const int64_t nr = N - n0 < MLPX_LANES ? N - n0 : MLPX_LANES;
             REAL *restrict h = H + n0 * O;
-            REAL *T = Tbuf;
-            if (O == 1 && out_act == MLPX_LOGISTIC) {
+            if (flat) {
                 for (int64_t r = 0; r < nr; r++) T[r] = h[r];
                 for (int64_t r = nr; r < MLPX_LANES; r++) T[r] = (REAL)0.5;
             } else {
