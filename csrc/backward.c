@@ -106,25 +106,29 @@ int S(mlpx_loss_and_grad)(const mlpx_net *net, const REAL *const *coefs,
     if (!mlpx_has_blas()) return MLPX_ENOBLAS;
     const int K = net->n_layers;
     const int64_t *w = net->widths;
-    int64_t widest = 1;
-    for (int i = 1; i <= K; i++) widest = w[i] > widest ? w[i] : widest;
-    /* workspace, carved twice (engine.h): Z[1..K] (N, n_i), tmp (N, max n_i) */
-    mlpx_arena ws = {NULL, NULL, 0};
-    REAL **Z, *tmp;
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1 && !mlpx_arena_alloc(&ws)) return MLPX_ENOMEM;
-        Z = mlpx_take(&ws, (size_t)(K + 1) * sizeof(REAL *));
-        for (int i = 1; i <= K; i++) {
-            REAL *z = mlpx_take(&ws, (size_t)(N * w[i]) * sizeof(REAL));
-            if (pass) Z[i] = z;
-        }
-        tmp = mlpx_take(&ws, (size_t)(N * widest) * sizeof(REAL));
+    int64_t size = 0, widest = 1;
+    for (int i = 1; i <= K; i++) {
+        size += N * w[i];
+        widest = w[i] > widest ? w[i] : widest;
     }
+    REAL *buf = malloc((size_t)(size + N * widest) * sizeof(REAL));
+    REAL **Z = malloc((size_t)(K + 1) * sizeof(REAL *));
+    if (!buf || !Z) {
+        free(buf);
+        free(Z);
+        return MLPX_ENOMEM;
+    }
+    REAL *cur = buf;
     Z[0] = NULL;
+    for (int i = 1; i <= K; i++) {
+        Z[i] = cur;
+        cur += N * w[i];
+    }
     REAL s;
     *loss = S(mlpx_batch_grad)(net, coefs, intercepts, X, Y, NULL, sw, N, alpha, -1.0,
-                               1, Z, tmp, dW, db, &s, NULL, 0);
-    free(ws.raw);
+                               1, Z, cur, dW, db, &s, NULL, 0);
+    free(buf);
+    free(Z);
     return MLPX_OK;
 }
 

@@ -8,7 +8,6 @@
 #define MLPX_ENGINE_H
 
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include "mlpx.h"
 
@@ -25,38 +24,6 @@
 #else
 #define MLPX_INLINE static inline
 #endif
-
-/* Workspaces: one malloc per call, carved into pieces that each start on a
- * 64-byte cache line (malloc gives 16), so that no GEMM output or
- * elementwise pass depends on where the heap happened to put it. (Measured,
- * same process, (a) at batch 2048: 1.147x vs 1.135x the GEMM-only bound, 16
- * vs 64 bytes: no speed claim.) A caller writes its carving once, as a
- * function of an arena, and runs it twice: with base NULL it only adds up
- * the size, then for real. */
-#define MLPX_LINE 64
-typedef struct {
-    char *raw, *base; /* raw = malloc'd, base = raw rounded up to a line */
-    size_t used;
-} mlpx_arena;
-
-/* The next piece of `bytes` (NULL while sizing). */
-MLPX_INLINE void *mlpx_take(mlpx_arena *a, size_t bytes)
-{
-    void *p = a->base ? a->base + a->used : NULL;
-    a->used += (bytes + MLPX_LINE - 1) & ~(size_t)(MLPX_LINE - 1);
-    return p;
-}
-
-/* After a sizing pass: allocate a->used bytes, line-aligned; 0 if out of
- * memory. The next pass starts from the beginning. */
-MLPX_INLINE int mlpx_arena_alloc(mlpx_arena *a)
-{
-    a->raw = malloc(a->used + MLPX_LINE);
-    if (!a->raw) return 0;
-    a->base = a->raw + (MLPX_LINE - ((uintptr_t)a->raw & (MLPX_LINE - 1)));
-    a->used = 0;
-    return 1;
-}
 
 /* q(r) = (exp(r) - 1 - r) / r^2 = 1/2 + r/6 + ... + r^11/13!, the Taylor
  * tail used by exp and expm1 below (truncation < 2e-17 for |r| <= ln2/2). */

@@ -52,35 +52,39 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
     const int64_t B = batch_size < N ? batch_size : N;
     const int64_t n_in = w[0], n_out = w[K];
 
-    /* workspace (one aligned allocation, carved twice: sizing, then real):
-     * Z[1..K] (B, n_i), tmp (B, max n_i), one gradient per parameter, and
-     * the gathered X and sw batches */
-    int64_t widest = 1;
-    for (int i = 1; i <= K; i++) widest = w[i] > widest ? w[i] : widest;
-    mlpx_arena ws = {NULL, NULL, 0};
-    REAL **Z, **dW, **db, *tmp, *xb, *swb;
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1 && !mlpx_arena_alloc(&ws)) return MLPX_ENOMEM;
-        Z = mlpx_take(&ws, (size_t)(K + 1) * sizeof(REAL *));
-        dW = mlpx_take(&ws, (size_t)K * sizeof(REAL *));
-        db = mlpx_take(&ws, (size_t)K * sizeof(REAL *));
-        for (int i = 1; i <= K; i++) {
-            REAL *z = mlpx_take(&ws, (size_t)(B * w[i]) * sizeof(REAL));
-            if (pass) Z[i] = z;
-        }
-        tmp = mlpx_take(&ws, (size_t)(B * widest) * sizeof(REAL));
-        for (int i = 0; i < K; i++) {
-            REAL *g = mlpx_take(&ws, (size_t)(w[i] * w[i + 1]) * sizeof(REAL));
-            REAL *gb = mlpx_take(&ws, (size_t)w[i + 1] * sizeof(REAL));
-            if (pass) {
-                dW[i] = g;
-                db[i] = gb;
-            }
-        }
-        xb = mlpx_take(&ws, order ? (size_t)(B * n_in) * sizeof(REAL) : 0);
-        swb = mlpx_take(&ws, order && sw ? (size_t)B * sizeof(REAL) : 0);
+    /* workspace: Z[1..K] (B, n_i), tmp (B, max n_i), gathered X and sw
+     * batches, and one gradient per parameter */
+    int64_t size = 0, widest = 1, nparam = 0;
+    for (int i = 1; i <= K; i++) {
+        size += B * w[i];
+        widest = w[i] > widest ? w[i] : widest;
+        nparam += w[i - 1] * w[i] + w[i];
     }
+    size += B * widest + nparam;
+    if (order) size += B * (n_in + (sw ? 1 : 0));
+    REAL *buf = malloc((size_t)size * sizeof(REAL));
+    REAL **ptrs = malloc((size_t)(3 * K + 1) * sizeof(REAL *));
+    if (!buf || !ptrs) {
+        free(buf);
+        free(ptrs);
+        return MLPX_ENOMEM;
+    }
+    REAL **Z = ptrs, **dW = ptrs + K + 1, **db = ptrs + 2 * K + 1;
+    REAL *cur = buf;
     Z[0] = NULL;
+    for (int i = 1; i <= K; i++) {
+        Z[i] = cur;
+        cur += B * w[i];
+    }
+    REAL *tmp = cur;
+    cur += B * widest;
+    for (int i = 0; i < K; i++) {
+        dW[i] = cur;
+        cur += w[i] * w[i + 1];
+        db[i] = cur;
+        cur += w[i + 1];
+    }
+    REAL *xb = cur, *swb = xb + B * n_in;
 
     const REAL lr = (REAL)opt->lr, mu = (REAL)opt->momentum;
     const REAL b1 = (REAL)opt->beta_1, c1 = (REAL)(1 - opt->beta_1);
@@ -162,7 +166,8 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
         }
     }
     *loss = total / (double)N;
-    free(ws.raw);
+    free(buf);
+    free(ptrs);
     return MLPX_OK;
 }
 

@@ -42,23 +42,27 @@ int S(mlpx_forward)(const mlpx_net *net, const REAL *const *coefs,
     const int K = net->n_layers;
     const int64_t *w = net->widths;
     const int64_t B = N < 1024 ? N : 1024;
-    /* workspace, carved twice (engine.h): the hidden layers' Z of a block */
-    mlpx_arena ws = {NULL, NULL, 0};
-    REAL **Z;
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1 && !mlpx_arena_alloc(&ws)) return MLPX_ENOMEM;
-        Z = mlpx_take(&ws, (size_t)(K + 1) * sizeof(REAL *));
-        for (int i = 1; i < K; i++) {
-            REAL *z = mlpx_take(&ws, (size_t)(B * w[i]) * sizeof(REAL));
-            if (pass) Z[i] = z;
-        }
+    int64_t size = 0;
+    for (int i = 1; i < K; i++) size += B * w[i];
+    REAL *buf = malloc((size_t)(size > 0 ? size : 1) * sizeof(REAL));
+    REAL **Z = malloc((size_t)(K + 1) * sizeof(REAL *));
+    if (!buf || !Z) {
+        free(buf);
+        free(Z);
+        return MLPX_ENOMEM;
     }
     for (int64_t start = 0; start < N; start += B) {
         const int64_t nb = N - start < B ? N - start : B;
+        REAL *cur = buf;
+        for (int i = 1; i < K; i++) {
+            Z[i] = cur;
+            cur += nb * w[i];
+        }
         Z[K] = P + start * w[K];
         S(mlpx_forward_batch)(net, coefs, intercepts, X + start * w[0], nb, Z, 1);
     }
-    free(ws.raw);
+    free(buf);
+    free(Z);
     return MLPX_OK;
 }
 
