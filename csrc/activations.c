@@ -58,29 +58,63 @@ void S(mlpx_bias_act)(REAL *restrict H, const REAL *restrict b, int64_t N,
 }
 
 /* Backprop through the activation, f' written from its output Z:
- * Z (N, F) <- G * f'(Z), G (N, F) = D_next @ W^T.
+ * D (N, F) <- G * f'(Z), G (N, F) = D_next @ W^T; D may be Z or G itself
+ * (each entry is read before it is written).
  * logistic: (G Z)(1 - Z);  tanh: G (1 - Z^2);  relu: Z == 0 ? 0 : G;
  * identity: G. (Same operation order as the NumPy twin.) */
 MLPX_CLONES
-void S(mlpx_act_deriv)(REAL *restrict Z, const REAL *restrict G, int64_t N,
+void S(mlpx_act_deriv)(REAL *D, const REAL *Z, const REAL *G, int64_t N,
                        int64_t F, int act)
 {
     const int64_t n = N * F;
     switch (act) {
     case MLPX_LOGISTIC:
-        for (int64_t j = 0; j < n; j++) Z[j] = (G[j] * Z[j]) * (1 - Z[j]);
+        for (int64_t j = 0; j < n; j++) D[j] = (G[j] * Z[j]) * (1 - Z[j]);
         break;
     case MLPX_TANH:
-        for (int64_t j = 0; j < n; j++) Z[j] = G[j] * (1 - Z[j] * Z[j]);
+        for (int64_t j = 0; j < n; j++) D[j] = G[j] * (1 - Z[j] * Z[j]);
         break;
     case MLPX_RELU:
-        for (int64_t j = 0; j < n; j++) Z[j] = Z[j] == 0 ? 0 : G[j];
+        for (int64_t j = 0; j < n; j++) D[j] = Z[j] == 0 ? 0 : G[j];
         break;
     default:
-        memcpy(Z, G, (size_t)n * sizeof(REAL));
+        if (D != G) memmove(D, G, (size_t)n * sizeof(REAL));
         break;
     }
 }
 
+/* The same with a rank-one G (a layer with one output): G[n, f] = d[n] v[f],
+ * the product the K = 1 GEMM D_next @ W^T forms (alpha 1, beta 0: the same
+ * bits), without a GEMM call: D (N, F) <- G * f'(Z), D apart from Z. With
+ * act = identity, Z is not read: D = G. */
+#define OUTER_LOOP(EXPR)                                                      \
+    do {                                                                      \
+        for (int64_t r = 0; r < N; r++) {                                     \
+            const REAL dr = d[r];                                             \
+            REAL *restrict Dr = D + r * F;                                    \
+            const REAL *restrict Zr = Z + r * F;                              \
+            for (int64_t f = 0; f < F; f++) {                                 \
+                const REAL g = dr * v[f], z = Zr[f];                          \
+                Dr[f] = EXPR;                                                 \
+            }                                                                 \
+        }                                                                     \
+    } while (0)
+
+MLPX_CLONES
+void S(mlpx_outer_deriv)(REAL *restrict D, const REAL *restrict Z, const REAL *restrict d,
+                         const REAL *restrict v, int64_t N, int64_t F, int act)
+{
+    switch (act) {
+    case MLPX_LOGISTIC: OUTER_LOOP((g * z) * (1 - z)); break;
+    case MLPX_TANH: OUTER_LOOP(g * (1 - z * z)); break;
+    case MLPX_RELU: OUTER_LOOP(z == 0 ? 0 : g); break;
+    default:
+        for (int64_t r = 0; r < N; r++)
+            for (int64_t f = 0; f < F; f++) D[r * F + f] = d[r] * v[f];
+        break;
+    }
+}
+
+#undef OUTER_LOOP
 #undef BIAS_LOOP
 #endif

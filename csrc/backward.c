@@ -14,7 +14,7 @@
 
 /* db (O,) = sum_n D[n, :] for D (N, O), rows added in order. */
 MLPX_CLONES
-static void S(column_sums)(REAL *restrict db, const REAL *restrict D,
+void S(mlpx_column_sums)(REAL *restrict db, const REAL *restrict D,
                            int64_t N, int64_t O)
 {
     for (int64_t o = 0; o < O; o++) db[o] = D[o];
@@ -85,13 +85,16 @@ double S(mlpx_batch_grad)(const mlpx_net *net, const REAL *const *W,
         const REAL *Zin = i == 0 ? X : Z[i];
         const REAL *D = Z[i + 1];
         if (!Wsgd) S(mlpx_gemm)(1, 0, F, O, N, 1, Zin, F, D, O, 0, dW[i], O);
-        S(column_sums)(db[i], D, N, O);
+        S(mlpx_column_sums)(db[i], D, N, O);
         if (finish) S(finish_grads)(dW[i], W[i], db[i], F, O, (REAL)alpha, s);
-        if (i > 0) S(mlpx_gemm)(0, 1, N, F, O, 1, D, O, W[i], O, 0, tmp, F);
+        if (i > 0 && O == 1) /* rank one: no GEMM call */
+            S(mlpx_outer_deriv)(tmp, NULL, D, W[i], N, F, MLPX_IDENTITY);
+        else if (i > 0)
+            S(mlpx_gemm)(0, 1, N, F, O, 1, D, O, W[i], O, 0, tmp, F);
         if (Wsgd)
             S(mlpx_gemm)(1, 0, F, O, N, -(lr / s), Zin, F, D, O,
                          1 - lr * (REAL)alpha / s, Wsgd[i], O);
-        if (i > 0) S(mlpx_act_deriv)(Z[i], tmp, N, F, net->activation);
+        if (i > 0) S(mlpx_act_deriv)(Z[i], Z[i], tmp, N, F, net->activation);
     }
     return loss;
 }

@@ -12,17 +12,25 @@
 
 static struct {
     void *sgemm, *dgemm;
-    int ilp64; /* 64-bit integer arguments */
+    int ilp64;                /* 64-bit integer arguments */
+    void *get_threads; /* int (void), e.g. openblas_get_num_threads, or NULL */
 } blas;
 
-void mlpx_set_blas(void *sgemm, void *dgemm, int ilp64)
+void mlpx_set_blas(void *sgemm, void *dgemm, int ilp64, void *get_threads)
 {
     blas.sgemm = sgemm;
     blas.dgemm = dgemm;
     blas.ilp64 = ilp64;
+    blas.get_threads = get_threads;
 }
 
 int mlpx_has_blas(void) { return blas.sgemm != NULL && blas.dgemm != NULL; }
+
+int mlpx_blas_threads(void)
+{
+    const int n = blas.get_threads ? ((int (*)(void))blas.get_threads)() : 1;
+    return n > 1 ? n : 1;
+}
 
 #define MLPX_TEMPLATE "blas.c"
 #include "template.h"

@@ -215,6 +215,30 @@ MLPX_INLINE float mlpx_expm1_small_f(float y)
     return y + (y * y) * mlpx_exp_tail_f(y);
 }
 
+/* team.c: two threads for one call. mlpx_team_run runs fn(arg, 0) on the
+ * caller and fn(arg, 1) on a helper thread, returning once both are done,
+ * or returns -1 without calling fn when no helper can be started. The two
+ * members meet at an mlpx_barrier (zeroed before the run; each member keeps
+ * its own sense, starting at 0); memory written before the barrier by one
+ * member is visible after it to the other. */
+typedef struct {
+    int count, sense;
+} mlpx_barrier;
+void mlpx_barrier_wait(mlpx_barrier *b, int *sense);
+int mlpx_team_run(void (*fn)(void *, int), void *arg);
+
+/* blas.c: the threads the BLAS may use now (its own setting, so
+ * OPENBLAS_NUM_THREADS and threadpoolctl limits apply), 1 when unknown. */
+int mlpx_blas_threads(void);
+
+/* A GEMM of m n k multiply-adds at most this runs on one thread in OpenBLAS
+ * (interface/gemm.c: SMP_THRESHOLD_MIN 65536 x GEMM_MULTITHREAD_THRESHOLD 4).
+ * The training epoch splits a batch across a team of two only when every
+ * GEMM of the batch is at most twice this, so each member's share stays on
+ * one BLAS thread (two members calling a threaded GEMM would fight over the
+ * BLAS's own threads). */
+#define MLPX_TEAM_MAX_MNK (2 * 262144.0)
+
 #define MLPX_DECLARE_KERNELS(REAL, S)                                          \
     /* blas.c: row-major C (M, N) = alpha op(A) op(B) + beta C,                \
      * op(A) (M, Kd), op(B) (Kd, N); ta/tb nonzero = transpose. */             \
@@ -224,8 +248,10 @@ MLPX_INLINE float mlpx_expm1_small_f(float y)
     /* activations.c */                                                        \
     void mlpx_bias_act_##S(REAL *H, const REAL *b, int64_t N, int64_t O,       \
                            int act);                                           \
-    void mlpx_act_deriv_##S(REAL *Z, const REAL *G, int64_t N, int64_t F,      \
-                            int act);                                          \
+    void mlpx_act_deriv_##S(REAL *D, const REAL *Z, const REAL *G, int64_t N,  \
+                            int64_t F, int act);                               \
+    void mlpx_outer_deriv_##S(REAL *D, const REAL *Z, const REAL *d,           \
+                              const REAL *v, int64_t N, int64_t F, int act);   \
     /* loss.c */                                                               \
     void mlpx_softmax_##S(REAL *H, const REAL *b, int64_t N, int64_t O);       \
     double mlpx_output_loss_##S(REAL *H, const REAL *b, const REAL *Y,         \
@@ -244,6 +270,7 @@ MLPX_INLINE float mlpx_expm1_small_f(float y)
                                REAL *const *Z, REAL *tmp, REAL *const *dW,     \
                                REAL *const *db, REAL *s_out,                   \
                                REAL *const *Wsgd, REAL lr);                    \
+    void mlpx_column_sums_##S(REAL *db, const REAL *D, int64_t N, int64_t O);  \
     /* optim.c */                                                              \
     double mlpx_sum_squares_##S(const REAL *w, int64_t n);                     \
     void mlpx_sgd_##S(REAL *p, const REAL *G, REAL *v, int64_t n, REAL alpha,  \

@@ -9,6 +9,20 @@
 #include "engine.h"
 /* optimizer block: values updated before their squares are summed */
 #define MLPX_BLOCK 4096
+
+/* A team pays off only over many batches of small GEMMs: at least 16 rows
+ * per batch and 16 batches, every GEMM at most MLPX_TEAM_MAX_MNK, and a
+ * BLAS allowed two threads or more. */
+int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size)
+{
+    const int64_t B = batch_size < N ? batch_size : N;
+    if (B < 16 || N < 16 * B) return 1;
+    for (int i = 0; i < net->n_layers; i++)
+        if ((double)B * (double)net->widths[i] * (double)net->widths[i + 1] > MLPX_TEAM_MAX_MNK)
+            return 1;
+    return mlpx_blas_threads() >= 2 ? 2 : 1;
+}
+
 #define MLPX_TEMPLATE "epoch.c"
 #include "template.h"
 #else
@@ -33,6 +47,275 @@ static void S(gather_rows)(REAL *restrict dst, const REAL *restrict A,
     }
 }
 
+/* Rows idx[0..nb) of A (., n) fetched towards the cache: the loss reads the
+ * batch's Y rows in place after the forward GEMMs. */
+static void S(prefetch_rows)(const REAL *A, const int64_t *idx, int64_t nb, int64_t n)
+{
+#if defined(__GNUC__)
+    for (int64_t r = 0; r < nb; r++) {
+        const REAL *row = A + idx[r] * n;
+        __builtin_prefetch(row);
+        __builtin_prefetch(row + n - 1);
+    }
+#else
+    (void)A, (void)idx, (void)nb, (void)n;
+#endif
+}
+
+/* The optimizer step on values [j0, j1) of coefs[i] (gradient dW, finished
+ * inline), in blocks; returns ||coefs[i][j0:j1]||^2 of the new values (the
+ * next batch's penalty, summed while the block is in cache) when alpha != 0.
+ * Adam's state: first moments state[2K + i], second state[3K + i]. */
+static double S(step_coefs)(const mlpx_optim *opt, int K, int i, REAL *coefs,
+                            const REAL *dW, REAL *const *state, int64_t j0,
+                            int64_t j1, double alpha, REAL s_b, double lr_t)
+{
+    const REAL a = (REAL)alpha;
+    double sq = 0;
+    for (int64_t j = j0; j < j1; j += MLPX_BLOCK) {
+        const int64_t m = j1 - j < MLPX_BLOCK ? j1 - j : MLPX_BLOCK;
+        if (opt->solver == MLPX_SGD)
+            S(mlpx_sgd)(coefs + j, dW + j, state[i] + j, m, a, s_b, (REAL)opt->lr,
+                        (REAL)opt->momentum, opt->nesterov);
+        else
+            S(mlpx_adam)(coefs + j, dW + j, state[i] + j, state[2 * K + i] + j, m, a,
+                         s_b, (REAL)opt->beta_1, (REAL)(1 - opt->beta_1),
+                         (REAL)opt->beta_2, (REAL)(1 - opt->beta_2), lr_t,
+                         (REAL)opt->epsilon);
+        if (alpha != 0) sq += S(mlpx_sum_squares)(coefs + j, m);
+    }
+    return sq;
+}
+
+/* The optimizer step on intercepts[i] (O values, gradient db). */
+static void S(step_intercepts)(const mlpx_optim *opt, int K, int i, REAL *b,
+                               const REAL *db, REAL *const *state, int64_t O,
+                               REAL s_b, double lr_t)
+{
+    if (opt->solver == MLPX_SGD)
+        S(mlpx_sgd)(b, db, state[K + i], O, 0, s_b, (REAL)opt->lr, (REAL)opt->momentum,
+                    opt->nesterov);
+    else
+        S(mlpx_adam)(b, db, state[K + i], state[3 * K + i], O, 0, s_b,
+                     (REAL)opt->beta_1, (REAL)(1 - opt->beta_1), (REAL)opt->beta_2,
+                     (REAL)(1 - opt->beta_2), lr_t, (REAL)opt->epsilon);
+}
+
+/* Adam's step size after t steps (bias corrections in double). */
+static double S(adam_lr)(const mlpx_optim *opt, int64_t t)
+{
+    return opt->lr * sqrt(1 - pow(opt->beta_2, (double)t)) / (1 - pow(opt->beta_1, (double)t));
+}
+
+/* Plain SGD (momentum 0) folds the coef step into the gradient GEMM
+ * (beta = 1 - lr alpha / s), except in the last batch, whose velocities are
+ * the state the epoch leaves behind. Not in float with a penalty: beta would
+ * round to within an ulp of 1 and lose most of the weight decay. */
+static int S(fold_step)(const mlpx_optim *opt, double alpha, int last)
+{
+    return opt->solver == MLPX_SGD && opt->momentum == 0 && !last &&
+           (alpha == 0 || sizeof(REAL) == sizeof(double));
+}
+
+/* ---- The epoch on a team of two (team.c) ----
+ * For networks so small that the BLAS runs each GEMM on one thread
+ * (mlpx_epoch_threads), the batch is shared by the caller (member 0) and a helper
+ * (member 1), with two barriers per batch:
+ *   1. rows: each member gathers, runs forward, loss and output error for
+ *      its half of the batch's rows, and the errors back through the
+ *      layers, D_i = (D_{i+1} W_i^T) f'(Z_i), into buffers of their own
+ *      (Z_i stays: the weight gradients need it);
+ *   2. weights: each member updates rows [f0, f1) of every W_i from the
+ *      whole batch, W_i[f0:f1] <- step(Z_i[:, f0:f1]^T D_{i+1}), and the
+ *      intercepts of every other layer.
+ * Same formulas as the single-thread loop; sums split in two (the loss, the
+ * sample weights, ||W||^2) are added in a fixed order, so results do not
+ * depend on timing. */
+typedef struct {
+    double part, s, sq; /* loss x weight, weight of the member's rows; ||W||^2 */
+    char pad[64 - 3 * sizeof(double)];
+} S(team_slot);
+
+typedef struct {
+    const mlpx_net *net;
+    REAL *const *coefs, *const *intercepts, *const *state;
+    const REAL *X, *Y, *sw;
+    const int64_t *order;
+    int64_t N, B;
+    double alpha, sq0, total;
+    const mlpx_optim *opt;
+    REAL **Z, **D, **dW, **db, **rows; /* rows: 2 x (K + 1) per-member views */
+    REAL *xb, *swb;
+    mlpx_barrier bar;
+    S(team_slot) slot[2];
+} S(team_args);
+
+static void S(team_member)(void *arg, int t)
+{
+    S(team_args) *a = (S(team_args) *)arg;
+    const mlpx_net *net = a->net;
+    const mlpx_optim *opt = a->opt;
+    const int K = net->n_layers;
+    const int64_t *w = net->widths;
+    const int64_t N = a->N, B = a->B, n_in = w[0], n_out = w[K];
+    REAL *const *W = a->coefs;
+    REAL **Z = a->Z, **D = a->D, **Zt = a->rows + t * (K + 1);
+    const REAL lr = (REAL)opt->lr;
+    double sq = a->sq0, total = 0;
+    int64_t step = opt->t;
+    int sense = 0;
+    for (int64_t start = 0; start < N; start += B) {
+        const int64_t nb = N - start < B ? N - start : B;
+        const int64_t half = nb / 2, r0 = t ? half : 0, n = t ? nb - half : half;
+        const int64_t *idx = a->order ? a->order + start : NULL;
+        const REAL *x = idx ? a->xb : a->X + start * n_in;
+        const REAL *sb = a->sw ? (idx ? a->swb : a->sw + start) : NULL;
+
+        /* 1. this member's rows [r0, r0 + n) */
+        double part = 0, s_t = 0;
+        if (n > 0) {
+            if (idx) {
+                S(gather_rows)(a->xb + r0 * n_in, a->X, idx + r0, n, n_in);
+                if (a->sw) S(gather_rows)(a->swb + r0, a->sw, idx + r0, n, 1);
+                S(prefetch_rows)(a->Y, idx + r0, n, n_out);
+            }
+            for (int i = 1; i <= K; i++) Zt[i] = Z[i] + r0 * w[i];
+            S(mlpx_forward_batch)(net, (const REAL *const *)W,
+                                  (const REAL *const *)a->intercepts, x + r0 * n_in, n,
+                                  Zt, 0);
+            const double l = S(mlpx_output_loss)(
+                Zt[K], a->intercepts[K - 1], idx ? a->Y : a->Y + (start + r0) * n_out,
+                idx ? idx + r0 : NULL, sb ? sb + r0 : NULL, n, n_out, net->out_activation);
+            if (sb)
+                for (int64_t r = 0; r < n; r++) s_t += (double)sb[r0 + r];
+            else
+                s_t = (double)n;
+            part = l * s_t;
+            const REAL *Dn = Zt[K];
+            for (int i = K - 1; i >= 1; i--) {
+                const int64_t F = w[i], O = w[i + 1];
+                REAL *Di = D[i] + r0 * F;
+                if (O == 1) { /* rank one: no GEMM call */
+                    S(mlpx_outer_deriv)(Di, Zt[i], Dn, W[i], n, F, net->activation);
+                } else {
+                    S(mlpx_gemm)(0, 1, n, F, O, 1, Dn, O, W[i], O, 0, Di, F);
+                    S(mlpx_act_deriv)(Di, Zt[i], Di, n, F, net->activation);
+                }
+                Dn = Di;
+            }
+        }
+        a->slot[t].part = part;
+        a->slot[t].s = s_t;
+        mlpx_barrier_wait(&a->bar, &sense);
+
+        /* 2. rows [f0, f1) of every W_i, from the whole batch */
+        const double s_d = a->slot[0].s + a->slot[1].s;
+        const REAL s_b = (REAL)s_d;
+        double l = (a->slot[0].part + a->slot[1].part) / s_d;
+        if (a->alpha != 0) l += 0.5 * a->alpha * sq / (double)s_b;
+        total += l * (double)nb;
+        const int fold = S(fold_step)(opt, a->alpha, start + nb >= N);
+        const double lr_t = opt->solver == MLPX_ADAM ? S(adam_lr)(opt, ++step) : 0;
+        double sq_t = 0;
+        for (int i = 0; i < K; i++) {
+            const int64_t F = w[i], O = w[i + 1];
+            const int64_t f0 = t ? F / 2 : 0, f1 = t ? F : F / 2;
+            const REAL *Zin = i == 0 ? x : Z[i];
+            const REAL *Dn = i + 1 == K ? Z[K] : D[i + 1];
+            if (f1 > f0 && fold) {
+                S(mlpx_gemm)(1, 0, f1 - f0, O, nb, -(lr / s_b), Zin + f0, F, Dn, O,
+                             1 - lr * (REAL)a->alpha / s_b, W[i] + f0 * O, O);
+                if (a->alpha != 0) sq_t += S(mlpx_sum_squares)(W[i] + f0 * O, (f1 - f0) * O);
+            } else if (f1 > f0) {
+                S(mlpx_gemm)(1, 0, f1 - f0, O, nb, 1, Zin + f0, F, Dn, O, 0,
+                             a->dW[i] + f0 * O, O);
+                sq_t += S(step_coefs)(opt, K, i, W[i], a->dW[i], a->state, f0 * O, f1 * O,
+                                      a->alpha, s_b, lr_t);
+            }
+            if ((i & 1) == t) {
+                S(mlpx_column_sums)(a->db[i], Dn, nb, O);
+                S(step_intercepts)(opt, K, i, a->intercepts[i], a->db[i], a->state, O,
+                                   s_b, lr_t);
+            }
+        }
+        a->slot[t].sq = sq_t;
+        mlpx_barrier_wait(&a->bar, &sense);
+        sq = a->slot[0].sq + a->slot[1].sq;
+    }
+    if (t == 0) a->total = total;
+}
+
+/* The epoch on a team of two; -1 (nothing done) when no helper thread can
+ * be started, else an mlpx_status. Arguments as mlpx_train_epoch. */
+static int S(train_epoch_team)(const mlpx_net *net, REAL *const *coefs,
+                               REAL *const *intercepts, const REAL *X, const REAL *Y,
+                               const REAL *sw, const int64_t *order, int64_t N,
+                               int64_t B, double alpha, const mlpx_optim *opt,
+                               REAL *const *state, double *loss)
+{
+    const int K = net->n_layers;
+    const int64_t *w = net->widths;
+    /* Z[1..K] and D[1..K-1] (B, n_i), one gradient per parameter, the
+     * gathered X and sw batches */
+    int64_t size = 0;
+    for (int i = 1; i <= K; i++) size += B * w[i] * (i < K ? 2 : 1);
+    for (int i = 0; i < K; i++) size += w[i] * w[i + 1] + w[i + 1];
+    size += B * (w[0] + 1);
+    REAL *buf = malloc((size_t)size * sizeof(REAL));
+    REAL **ptrs = malloc((size_t)(6 * K + 4) * sizeof(REAL *));
+    S(team_args) *a = malloc(sizeof(S(team_args)));
+    if (!buf || !ptrs || !a) {
+        free(buf);
+        free(ptrs);
+        free(a);
+        return MLPX_ENOMEM;
+    }
+    memset(a, 0, sizeof(*a));
+    a->Z = ptrs;
+    a->D = ptrs + K + 1;
+    a->dW = ptrs + 2 * K + 2;
+    a->db = ptrs + 3 * K + 2;
+    a->rows = ptrs + 4 * K + 2;
+    REAL *cur = buf;
+    a->Z[0] = a->D[0] = a->D[K] = NULL;
+    for (int i = 1; i <= K; i++) {
+        a->Z[i] = cur;
+        cur += B * w[i];
+        if (i < K) {
+            a->D[i] = cur;
+            cur += B * w[i];
+        }
+    }
+    for (int i = 0; i < K; i++) {
+        a->dW[i] = cur;
+        cur += w[i] * w[i + 1];
+        a->db[i] = cur;
+        cur += w[i + 1];
+    }
+    a->xb = cur;
+    a->swb = cur + B * w[0];
+    a->net = net;
+    a->coefs = coefs;
+    a->intercepts = intercepts;
+    a->state = state;
+    a->X = X;
+    a->Y = Y;
+    a->sw = sw;
+    a->order = order;
+    a->N = N;
+    a->B = B;
+    a->alpha = alpha;
+    a->opt = opt;
+    if (alpha != 0)
+        for (int i = 0; i < K; i++) a->sq0 += S(mlpx_sum_squares)(coefs[i], w[i] * w[i + 1]);
+    const int status = mlpx_team_run(S(team_member), a);
+    if (status == 0) *loss = a->total / (double)N;
+    free(buf);
+    free(ptrs);
+    free(a);
+    return status == 0 ? MLPX_OK : -1;
+}
+
 /* Rows visited in `order` (or 0..N-1) in contiguous batches of batch_size,
  * the last holding the rest. Per batch: loss and gradients at the current
  * parameters (mlpx_batch_grad), then one optimizer step in place on coefs,
@@ -51,6 +334,11 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
     const int64_t *w = net->widths;
     const int64_t B = batch_size < N ? batch_size : N;
     const int64_t n_in = w[0], n_out = w[K];
+    if (mlpx_epoch_threads(net, N, B) == 2) {
+        const int status = S(train_epoch_team)(net, coefs, intercepts, X, Y, sw, order,
+                                               N, B, alpha, opt, state, loss);
+        if (status >= 0) return status;
+    }
 
     /* workspace: Z[1..K] (B, n_i), tmp (B, max n_i), gathered X and sw
      * batches, and one gradient per parameter */
@@ -86,10 +374,7 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
     }
     REAL *xb = cur, *swb = xb + B * n_in;
 
-    const REAL lr = (REAL)opt->lr, mu = (REAL)opt->momentum;
-    const REAL b1 = (REAL)opt->beta_1, c1 = (REAL)(1 - opt->beta_1);
-    const REAL b2 = (REAL)opt->beta_2, c2 = (REAL)(1 - opt->beta_2);
-    const REAL eps = (REAL)opt->epsilon;
+    const REAL lr = (REAL)opt->lr;
     int64_t t = opt->t;
     double total = 0, sq = 0;
     if (alpha != 0)
@@ -107,62 +392,28 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
             const int64_t *idx = order + start;
             S(gather_rows)(xb, X, idx, nb, n_in);
             if (sw) S(gather_rows)(swb, sw, idx, nb, 1);
-#if defined(__GNUC__)
-            /* the loss reads these rows after the forward GEMMs */
-            for (int64_t r = 0; r < nb; r++) {
-                const REAL *row = Y + idx[r] * n_out;
-                __builtin_prefetch(row);
-                __builtin_prefetch(row + n_out - 1);
-            }
-#endif
+            S(prefetch_rows)(Y, idx, nb, n_out);
             x = xb;
             y = Y;
             yrow = idx;
             s = sw ? swb : NULL;
         }
-        /* plain SGD (momentum 0): the coef step is folded into the gradient
-         * GEMM (beta = 1 - lr alpha / s), except in the last batch, whose
-         * velocities are the state the epoch leaves behind. Not in float with
-         * a penalty: beta would round to within an ulp of 1 and lose most of
-         * the weight decay. */
-        const int fold = opt->solver == MLPX_SGD && opt->momentum == 0 && start + nb < N &&
-                         (alpha == 0 || sizeof(REAL) == sizeof(double));
+        const int fold = S(fold_step)(opt, alpha, start + nb >= N);
         REAL s_b;
         double l = S(mlpx_batch_grad)(net, (const REAL *const *)coefs,
                                       (const REAL *const *)intercepts, x, y, yrow, s,
                                       nb, alpha, sq, 0, Z, tmp, dW, db, &s_b,
                                       fold ? coefs : NULL, lr);
         total += l * (double)nb;
-        const REAL a = (REAL)alpha;
         double lr_t = 0;
-        if (opt->solver == MLPX_ADAM) {
-            t += 1;
-            lr_t = opt->lr * sqrt(1 - pow(opt->beta_2, (double)t)) /
-                   (1 - pow(opt->beta_1, (double)t));
-        }
-        /* update in blocks; ||W||^2 of the new coefs (the next batch's
-         * penalty) summed while the block is in cache */
+        if (opt->solver == MLPX_ADAM) lr_t = S(adam_lr)(opt, ++t);
         sq = 0;
         for (int i = 0; i < K; i++) {
             const int64_t n = w[i] * w[i + 1];
             if (fold && alpha != 0) sq += S(mlpx_sum_squares)(coefs[i], n);
-            for (int64_t j = 0; j < n && !fold; j += MLPX_BLOCK) {
-                const int64_t m = n - j < MLPX_BLOCK ? n - j : MLPX_BLOCK;
-                if (opt->solver == MLPX_SGD)
-                    S(mlpx_sgd)(coefs[i] + j, dW[i] + j, state[i] + j, m, a, s_b,
-                                lr, mu, opt->nesterov);
-                else
-                    S(mlpx_adam)(coefs[i] + j, dW[i] + j, state[i] + j,
-                                 state[2 * K + i] + j, m, a, s_b, b1, c1, b2, c2,
-                                 lr_t, eps);
-                if (alpha != 0) sq += S(mlpx_sum_squares)(coefs[i] + j, m);
-            }
-            if (opt->solver == MLPX_SGD)
-                S(mlpx_sgd)(intercepts[i], db[i], state[K + i], w[i + 1], 0, s_b, lr,
-                            mu, opt->nesterov);
-            else
-                S(mlpx_adam)(intercepts[i], db[i], state[K + i], state[3 * K + i],
-                             w[i + 1], 0, s_b, b1, c1, b2, c2, lr_t, eps);
+            if (!fold)
+                sq += S(step_coefs)(opt, K, i, coefs[i], dW[i], state, 0, n, alpha, s_b, lr_t);
+            S(step_intercepts)(opt, K, i, intercepts[i], db[i], state, w[i + 1], s_b, lr_t);
         }
     }
     *loss = total / (double)N;

@@ -44,9 +44,17 @@ typedef struct {
 } mlpx_optim;
 
 /* BLAS table: raw addresses of Fortran-ABI sgemm_/dgemm_; ilp64 != 0 means
- * 64-bit integer arguments. Must be set before any other call. */
-void mlpx_set_blas(void *sgemm, void *dgemm, int ilp64);
+ * 64-bit integer arguments; get_threads: the address of an `int (void)`
+ * returning the threads the BLAS may use now (openblas_get_num_threads), or
+ * NULL (then the engine uses one thread). Must be set before any other call. */
+void mlpx_set_blas(void *sgemm, void *dgemm, int ilp64, void *get_threads);
 int mlpx_has_blas(void);
+
+/* Threads mlpx_train_epoch uses for this network, N and batch_size: 2 when
+ * every GEMM of a batch is small enough to run on one BLAS thread, there are
+ * at least 16 batches of at least 16 rows, and the BLAS may use 2 threads or
+ * more (the caller and one helper thread then share each batch); else 1. */
+int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size);
 
 #define MLPX_DECLARE_API(REAL, S)                                              \
     /* P (N, n_K) = f_K(... f(X W_0 + b_0) ... W_K + b_K). */                  \

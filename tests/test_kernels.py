@@ -268,6 +268,11 @@ EPOCH_SHAPES = [
     (600, (33, 67, 7, 5), 513),     # last batch of 87
     (300, (8, 64, 10), 1),          # batch of one row
     (200, (20, 3, 1), 200),
+    # small enough for the two-thread epoch (native, when the BLAS has two
+    # threads): >= 16 batches of >= 16 rows
+    (16 * 16 + 5, (5, 7, 3), 16),   # last batch of 5
+    (17 * 33 + 1, (9, 12, 1), 33),  # odd halves (16 + 17); last batch of 1 row
+    (20 * 20, (6, 10, 8, 4), 20),   # three layers
 ]
 
 SOLVERS = {
@@ -319,6 +324,45 @@ def test_train_epoch_matches_numpy(n, widths, batch, dtype, solver):
             assert rel_all(p_nat, p_np) <= tol, (act, out, rel_all(p_nat, p_np))
             assert rel_all(s_nat, s_np) <= tol, (act, out, rel_all(s_nat, s_np))
 
+
+
+@requires_native
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_two_thread_epoch_matches_one_thread(dtype):
+    """Small networks split each batch across two threads when the BLAS may
+    use two (its own thread setting decides, so threadpoolctl limits apply);
+    the result is the one-thread epoch's up to rounding, and the same bits
+    from run to run."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    rng = np.random.default_rng(5)
+    widths, n, batch = (12, 16, 10), 40 * 32 + 7, 32
+    with threadpoolctl.threadpool_limits(1):
+        assert native._epoch_threads(widths, n, batch) == 1
+    with threadpoolctl.threadpool_limits(2):
+        if native._epoch_threads(widths, n, batch) != 2:
+            pytest.skip("this BLAS does not report two threads")
+        # too few batches, too few rows per batch, a GEMM too big to share
+        assert native._epoch_threads(widths, 15 * 32, batch) == 1
+        assert native._epoch_threads(widths, n, 8) == 1
+        assert native._epoch_threads((784, 256, 128, 10), 20000, 32) == 1
+    coefs, intercepts = make_net(widths, dtype, rng)
+    X, Y, sw = make_data(n, widths, "softmax", dtype, rng)
+    order = rng.permutation(n)
+    tol = TOL[dtype]
+    for opt in SOLVERS.values():
+        runs = []
+        for limit in (1, 2, 2):
+            c, b = copy_all(coefs), copy_all(intercepts)
+            state = new_state(c, b, opt["solver"])
+            with threadpoolctl.threadpool_limits(limit):
+                losses = [_run_epoch(native, c, b, state, X, Y, sw, order, batch, "tanh",
+                                     "softmax", 1e-3, opt, t) for t in (0, -(-n // batch))]
+            runs.append((losses, c + b + state))
+        (l1, p1), (l2, p2), (l2b, p2b) = runs
+        assert all(np.array_equal(a, b) for a, b in zip(p2, p2b)) and l2 == l2b, opt
+        for a, r in zip(l2, l1):
+            assert abs(a - r) <= tol * abs(r), (opt, a, r)
+        assert rel_all(p2, p1) <= tol, (opt, rel_all(p2, p1))
 
 
 def _labels(kind, n, k, out, dtype, rng):

@@ -111,7 +111,8 @@ def install(core):
     global provider
     if provider is None:
         provider = find_provider()
-    core._set_blas(provider["sgemm"], provider["dgemm"], provider["ilp64"])
+    core._set_blas(provider["sgemm"], provider["dgemm"], provider["ilp64"],
+                   provider.get("get_threads"))
 
 
 def threads():

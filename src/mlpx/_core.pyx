@@ -43,8 +43,9 @@ cdef extern from "mlpx.h" nogil:
         double beta_1, beta_2, epsilon
         int64_t t
 
-    void mlpx_set_blas(void *sgemm, void *dgemm, int ilp64)
+    void mlpx_set_blas(void *sgemm, void *dgemm, int ilp64, void *get_threads)
     int mlpx_has_blas()
+    int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size)
 
     int mlpx_forward_f(const mlpx_net *net, const float **coefs,
                        const float **intercepts, const float *X, int64_t N,
@@ -80,13 +81,32 @@ _ACT_CODE = {"identity": MLPX_IDENTITY, "logistic": MLPX_LOGISTIC,
              "tanh": MLPX_TANH, "relu": MLPX_RELU, "softmax": MLPX_SOFTMAX}
 
 
-def _set_blas(sgemm_ptr, dgemm_ptr, ilp64):
+def _set_blas(sgemm_ptr, dgemm_ptr, ilp64, threads_ptr=None):
     """Install the Fortran-ABI sgemm/dgemm addresses (ints) the engine calls;
-    ilp64: True for 64-bit integer arguments."""
+    ilp64: True for 64-bit integer arguments; threads_ptr: address of the
+    BLAS's ``int get_num_threads(void)``, or None (the engine then keeps to
+    one thread of its own)."""
     cdef uintptr_t s = operator.index(sgemm_ptr), d = operator.index(dgemm_ptr)
+    cdef uintptr_t t = 0 if threads_ptr is None else operator.index(threads_ptr)
     if s == 0 or d == 0:
         raise ValueError("_set_blas: sgemm_ptr and dgemm_ptr must be nonzero addresses")
-    mlpx_set_blas(<void *>s, <void *>d, 1 if ilp64 else 0)
+    mlpx_set_blas(<void *>s, <void *>d, 1 if ilp64 else 0, <void *>t)
+
+
+def _epoch_threads(widths, n_samples, batch_size):
+    """Threads ``train_epoch`` uses (1 or 2) for layer widths n_0..n_K,
+    ``n_samples`` rows and ``batch_size``: 2 for small networks when the BLAS
+    may use two threads (``mlpx_epoch_threads`` in csrc/mlpx.h)."""
+    cdef int64_t[::1] w = np.array(widths, dtype=np.int64).ravel()
+    cdef int64_t n = operator.index(n_samples), bs = operator.index(batch_size)
+    if w.shape[0] < 2 or np.min(w) < 1 or n < 1 or bs < 1:
+        raise ValueError("_epoch_threads: need >= 2 positive widths, n_samples >= 1, batch_size >= 1")
+    cdef mlpx_net net
+    net.n_layers = <int>(w.shape[0] - 1)
+    net.widths = &w[0]
+    net.activation = 0
+    net.out_activation = 0
+    return mlpx_epoch_threads(&net, n, bs)
 
 
 # ---------------------------------------------------------------- validation
