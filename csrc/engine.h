@@ -216,16 +216,29 @@ MLPX_INLINE float mlpx_expm1_small_f(float y)
 }
 
 /* team.c: two threads for one call. mlpx_team_run runs fn(arg, 0) on the
- * caller and fn(arg, 1) on a helper thread, returning once both are done,
- * or returns -1 without calling fn when no helper can be started. The two
- * members meet at an mlpx_barrier (zeroed before the run; each member keeps
- * its own sense, starting at 0); memory written before the barrier by one
- * member is visible after it to the other. */
+ * caller and hands fn(arg, 1) to the process's helper thread, returning once
+ * the caller's part is done and the helper's, if it started, too; returns
+ * -1 without calling fn when no helper is available. The helper may start
+ * late or not at all (member 0 never waits for it to start), so work is
+ * shared through counters and flags member 0 can also take over.
+ * The members meet at an mlpx_barrier (zeroed before the run; each member
+ * keeps its own sense, starting at 0); memory written before the barrier by
+ * one member is visible after it to the other; mlpx_barrier_wait returns
+ * the nanoseconds this member waited. Atomics: mlpx_team_take returns
+ * *counter and adds n; mlpx_team_cas sets *x to desired if it equals
+ * expected and returns the old value; mlpx_team_flag reads a flag, setting
+ * it first when set != 0. mlpx_team_pause(since): one step of a wait begun
+ * at mlpx_now_ns() == since (spin, then yield). */
 typedef struct {
     int count, sense;
 } mlpx_barrier;
-void mlpx_barrier_wait(mlpx_barrier *b, int *sense);
 int mlpx_team_run(void (*fn)(void *, int), void *arg);
+int64_t mlpx_barrier_wait(mlpx_barrier *b, int *sense);
+int64_t mlpx_team_take(int64_t *counter, int64_t n);
+int64_t mlpx_team_cas(int64_t *x, int64_t expected, int64_t desired);
+int mlpx_team_flag(int *flag, int set);
+int64_t mlpx_now_ns(void);
+void mlpx_team_pause(int64_t since);
 
 /* blas.c: the threads the BLAS may use now (its own setting, so
  * OPENBLAS_NUM_THREADS and threadpoolctl limits apply), 1 when unknown. */
@@ -238,6 +251,7 @@ int mlpx_blas_threads(void);
  * one BLAS thread (two members calling a threaded GEMM would fight over the
  * BLAS's own threads). */
 #define MLPX_TEAM_MAX_MNK (2 * 262144.0)
+int64_t mlpx_team_block(const mlpx_net *net);
 
 #define MLPX_DECLARE_KERNELS(REAL, S)                                          \
     /* blas.c: row-major C (M, N) = alpha op(A) op(B) + beta C,                \

@@ -147,102 +147,160 @@ typedef struct {
     REAL **Z, **D, **dW, **db, **rows; /* rows: 2 x (K + 1) per-member views */
     REAL *xb, *swb;
     mlpx_barrier bar;
+    int ready, solo; /* the helper runs; member 0 finishes the epoch alone */
+    int64_t go;      /* the helper's first batch (first row), -1, or -2 */
     S(team_slot) slot[2];
 } S(team_args);
 
-static void S(team_member)(void *arg, int t)
+/* Phase 1 of a batch (rows [start, start + nb) of the epoch) for member
+ * t's half of the rows: gather, forward, loss and output error, and the
+ * errors back to layer 1. Writes slot[t].part and slot[t].s. */
+static void S(team_rows)(S(team_args) *a, int t, int64_t start, int64_t nb)
 {
-    S(team_args) *a = (S(team_args) *)arg;
+    const mlpx_net *net = a->net;
+    const int K = net->n_layers;
+    const int64_t *w = net->widths;
+    const int64_t n_in = w[0], n_out = w[K];
+    const int64_t half = nb / 2, r0 = t ? half : 0, n = t ? nb - half : half;
+    const int64_t *idx = a->order ? a->order + start : NULL;
+    const REAL *x = idx ? a->xb : a->X + start * n_in;
+    const REAL *sb = a->sw ? (idx ? a->swb : a->sw + start) : NULL;
+    REAL *const *W = a->coefs;
+    REAL **Zt = a->rows + t * (K + 1);
+    double part = 0, s_t = 0;
+    if (n > 0) {
+        if (idx) {
+            S(gather_rows)(a->xb + r0 * n_in, a->X, idx + r0, n, n_in);
+            if (a->sw) S(gather_rows)(a->swb + r0, a->sw, idx + r0, n, 1);
+            S(prefetch_rows)(a->Y, idx + r0, n, n_out);
+        }
+        for (int i = 1; i <= K; i++) Zt[i] = a->Z[i] + r0 * w[i];
+        S(mlpx_forward_batch)(net, (const REAL *const *)W, (const REAL *const *)a->intercepts,
+                              x + r0 * n_in, n, Zt, 0);
+        const double l = S(mlpx_output_loss)(
+            Zt[K], a->intercepts[K - 1], idx ? a->Y : a->Y + (start + r0) * n_out,
+            idx ? idx + r0 : NULL, sb ? sb + r0 : NULL, n, n_out, net->out_activation);
+        if (sb)
+            for (int64_t r = 0; r < n; r++) s_t += (double)sb[r0 + r];
+        else
+            s_t = (double)n;
+        part = l * s_t;
+        const REAL *Dn = Zt[K];
+        for (int i = K - 1; i >= 1; i--) {
+            const int64_t F = w[i], O = w[i + 1];
+            REAL *Di = a->D[i] + r0 * F;
+            if (O == 1) { /* rank one: no GEMM call */
+                S(mlpx_outer_deriv)(Di, Zt[i], Dn, W[i], n, F, net->activation);
+            } else {
+                S(mlpx_gemm)(0, 1, n, F, O, 1, Dn, O, W[i], O, 0, Di, F);
+                S(mlpx_act_deriv)(Di, Zt[i], Di, n, F, net->activation);
+            }
+            Dn = Di;
+        }
+    }
+    a->slot[t].part = part;
+    a->slot[t].s = s_t;
+}
+
+/* Phase 2 of the batch for member t: rows [f0, f1) of every W_i stepped
+ * from the whole batch, and the intercepts of layers i with i % 2 == t.
+ * s_b: the batch's weight; writes slot[t].sq (||W||^2 of its rows). */
+static void S(team_weights)(S(team_args) *a, int t, int64_t start, int64_t nb, REAL s_b,
+                            double lr_t)
+{
     const mlpx_net *net = a->net;
     const mlpx_optim *opt = a->opt;
     const int K = net->n_layers;
     const int64_t *w = net->widths;
-    const int64_t N = a->N, B = a->B, n_in = w[0], n_out = w[K];
-    REAL *const *W = a->coefs;
-    REAL **Z = a->Z, **D = a->D, **Zt = a->rows + t * (K + 1);
     const REAL lr = (REAL)opt->lr;
-    double sq = a->sq0, total = 0;
-    int64_t step = opt->t;
-    int sense = 0;
-    for (int64_t start = 0; start < N; start += B) {
-        const int64_t nb = N - start < B ? N - start : B;
-        const int64_t half = nb / 2, r0 = t ? half : 0, n = t ? nb - half : half;
-        const int64_t *idx = a->order ? a->order + start : NULL;
-        const REAL *x = idx ? a->xb : a->X + start * n_in;
-        const REAL *sb = a->sw ? (idx ? a->swb : a->sw + start) : NULL;
-
-        /* 1. this member's rows [r0, r0 + n) */
-        double part = 0, s_t = 0;
-        if (n > 0) {
-            if (idx) {
-                S(gather_rows)(a->xb + r0 * n_in, a->X, idx + r0, n, n_in);
-                if (a->sw) S(gather_rows)(a->swb + r0, a->sw, idx + r0, n, 1);
-                S(prefetch_rows)(a->Y, idx + r0, n, n_out);
-            }
-            for (int i = 1; i <= K; i++) Zt[i] = Z[i] + r0 * w[i];
-            S(mlpx_forward_batch)(net, (const REAL *const *)W,
-                                  (const REAL *const *)a->intercepts, x + r0 * n_in, n,
-                                  Zt, 0);
-            const double l = S(mlpx_output_loss)(
-                Zt[K], a->intercepts[K - 1], idx ? a->Y : a->Y + (start + r0) * n_out,
-                idx ? idx + r0 : NULL, sb ? sb + r0 : NULL, n, n_out, net->out_activation);
-            if (sb)
-                for (int64_t r = 0; r < n; r++) s_t += (double)sb[r0 + r];
-            else
-                s_t = (double)n;
-            part = l * s_t;
-            const REAL *Dn = Zt[K];
-            for (int i = K - 1; i >= 1; i--) {
-                const int64_t F = w[i], O = w[i + 1];
-                REAL *Di = D[i] + r0 * F;
-                if (O == 1) { /* rank one: no GEMM call */
-                    S(mlpx_outer_deriv)(Di, Zt[i], Dn, W[i], n, F, net->activation);
-                } else {
-                    S(mlpx_gemm)(0, 1, n, F, O, 1, Dn, O, W[i], O, 0, Di, F);
-                    S(mlpx_act_deriv)(Di, Zt[i], Di, n, F, net->activation);
-                }
-                Dn = Di;
-            }
+    const int fold = S(fold_step)(opt, a->alpha, start + nb >= a->N);
+    const REAL *x = a->order ? a->xb : a->X + start * w[0];
+    double sq_t = 0;
+    for (int i = 0; i < K; i++) {
+        const int64_t F = w[i], O = w[i + 1];
+        const int64_t f0 = t ? F / 2 : 0, f1 = t ? F : F / 2;
+        const REAL *Zin = i == 0 ? x : a->Z[i];
+        const REAL *Dn = i + 1 == K ? a->Z[K] : a->D[i + 1];
+        REAL *Wi = a->coefs[i];
+        if (f1 > f0 && fold) {
+            S(mlpx_gemm)(1, 0, f1 - f0, O, nb, -(lr / s_b), Zin + f0, F, Dn, O,
+                         1 - lr * (REAL)a->alpha / s_b, Wi + f0 * O, O);
+            if (a->alpha != 0) sq_t += S(mlpx_sum_squares)(Wi + f0 * O, (f1 - f0) * O);
+        } else if (f1 > f0) {
+            S(mlpx_gemm)(1, 0, f1 - f0, O, nb, 1, Zin + f0, F, Dn, O, 0, a->dW[i] + f0 * O, O);
+            sq_t += S(step_coefs)(opt, K, i, Wi, a->dW[i], a->state, f0 * O, f1 * O, a->alpha,
+                                  s_b, lr_t);
         }
-        a->slot[t].part = part;
-        a->slot[t].s = s_t;
-        mlpx_barrier_wait(&a->bar, &sense);
+        if ((i & 1) == t) {
+            S(mlpx_column_sums)(a->db[i], Dn, nb, O);
+            S(step_intercepts)(opt, K, i, a->intercepts[i], a->db[i], a->state, O, s_b, lr_t);
+        }
+    }
+    a->slot[t].sq = sq_t;
+}
 
-        /* 2. rows [f0, f1) of every W_i, from the whole batch */
+/* Member 0 starts alone (running both halves, one after the other: the
+ * same numbers) and the helper joins at the first batch boundary after it
+ * starts (go: that batch's first row; -1 not yet, -2 never). A member's
+ * wait at a barrier longer than MLPX_TEAM_SLOW_NS means the other lost its
+ * core (e.g. to OpenBLAS's worker, which spins ~0.1 s after a threaded
+ * call); after MLPX_TEAM_STRIKES such waits member 0 finishes the epoch
+ * alone. */
+#define MLPX_TEAM_SLOW_NS 100000
+#define MLPX_TEAM_STRIKES 3
+
+static void S(team_member)(void *arg, int t)
+{
+    S(team_args) *a = (S(team_args) *)arg;
+    const mlpx_optim *opt = a->opt;
+    const int64_t N = a->N, B = a->B;
+    double sq = a->sq0, total = 0;
+    int sense = 0, strikes = 0, together = t == 1;
+    int64_t first = 0;
+    if (t == 1) {
+        mlpx_team_flag(&a->ready, 1);
+        const int64_t since = mlpx_now_ns();
+        while ((first = mlpx_team_take(&a->go, 0)) == -1) mlpx_team_pause(since);
+        if (first < 0) return;
+    }
+    for (int64_t start = first; start < N; start += B) {
+        const int64_t nb = N - start < B ? N - start : B;
+        /* the solo flag is set before a barrier and read after it */
+        if (mlpx_team_flag(&a->solo, 0)) {
+            if (t == 1) return;
+            together = 0;
+        } else if (t == 0 && !together && mlpx_team_flag(&a->ready, 0)) {
+            mlpx_team_cas(&a->go, -1, start);
+            together = 1;
+        }
+        if (!together) {
+            S(team_rows)(a, 0, start, nb);
+            S(team_rows)(a, 1, start, nb);
+        } else {
+            S(team_rows)(a, t, start, nb);
+            if (mlpx_barrier_wait(&a->bar, &sense) > MLPX_TEAM_SLOW_NS) strikes++;
+        }
         const double s_d = a->slot[0].s + a->slot[1].s;
         const REAL s_b = (REAL)s_d;
         double l = (a->slot[0].part + a->slot[1].part) / s_d;
         if (a->alpha != 0) l += 0.5 * a->alpha * sq / (double)s_b;
         total += l * (double)nb;
-        const int fold = S(fold_step)(opt, a->alpha, start + nb >= N);
-        const double lr_t = opt->solver == MLPX_ADAM ? S(adam_lr)(opt, ++step) : 0;
-        double sq_t = 0;
-        for (int i = 0; i < K; i++) {
-            const int64_t F = w[i], O = w[i + 1];
-            const int64_t f0 = t ? F / 2 : 0, f1 = t ? F : F / 2;
-            const REAL *Zin = i == 0 ? x : Z[i];
-            const REAL *Dn = i + 1 == K ? Z[K] : D[i + 1];
-            if (f1 > f0 && fold) {
-                S(mlpx_gemm)(1, 0, f1 - f0, O, nb, -(lr / s_b), Zin + f0, F, Dn, O,
-                             1 - lr * (REAL)a->alpha / s_b, W[i] + f0 * O, O);
-                if (a->alpha != 0) sq_t += S(mlpx_sum_squares)(W[i] + f0 * O, (f1 - f0) * O);
-            } else if (f1 > f0) {
-                S(mlpx_gemm)(1, 0, f1 - f0, O, nb, 1, Zin + f0, F, Dn, O, 0,
-                             a->dW[i] + f0 * O, O);
-                sq_t += S(step_coefs)(opt, K, i, W[i], a->dW[i], a->state, f0 * O, f1 * O,
-                                      a->alpha, s_b, lr_t);
-            }
-            if ((i & 1) == t) {
-                S(mlpx_column_sums)(a->db[i], Dn, nb, O);
-                S(step_intercepts)(opt, K, i, a->intercepts[i], a->db[i], a->state, O,
-                                   s_b, lr_t);
-            }
+        const double lr_t =
+            opt->solver == MLPX_ADAM ? S(adam_lr)(opt, opt->t + start / B + 1) : 0;
+        if (!together) {
+            S(team_weights)(a, 0, start, nb, s_b, lr_t);
+            S(team_weights)(a, 1, start, nb, s_b, lr_t);
+        } else {
+            S(team_weights)(a, t, start, nb, s_b, lr_t);
+            if (t == 0 && strikes >= MLPX_TEAM_STRIKES) mlpx_team_flag(&a->solo, 1);
+            if (mlpx_barrier_wait(&a->bar, &sense) > MLPX_TEAM_SLOW_NS) strikes++;
         }
-        a->slot[t].sq = sq_t;
-        mlpx_barrier_wait(&a->bar, &sense);
         sq = a->slot[0].sq + a->slot[1].sq;
     }
-    if (t == 0) a->total = total;
+    if (t == 0) {
+        a->total = total;
+        mlpx_team_cas(&a->go, -1, -2); /* a helper that never joined */
+    }
 }
 
 /* The epoch on a team of two; -1 (nothing done) when no helper thread can
@@ -271,6 +329,7 @@ static int S(train_epoch_team)(const mlpx_net *net, REAL *const *coefs,
         return MLPX_ENOMEM;
     }
     memset(a, 0, sizeof(*a));
+    a->go = -1;
     a->Z = ptrs;
     a->D = ptrs + K + 1;
     a->dW = ptrs + 2 * K + 2;

@@ -6,6 +6,33 @@
 #ifndef REAL
 #include <stdlib.h>
 #include "engine.h"
+
+/* Rows per block of a team member's forward: its GEMMs stay within
+ * OpenBLAS's one-thread size (MLPX_TEAM_MAX_MNK / 2), at most 1024. */
+int64_t mlpx_team_block(const mlpx_net *net)
+{
+    double widest = 1;
+    for (int i = 0; i < net->n_layers; i++) {
+        const double fo = (double)net->widths[i] * (double)net->widths[i + 1];
+        widest = fo > widest ? fo : widest;
+    }
+    const double rows = MLPX_TEAM_MAX_MNK / 2 / widest;
+    return rows >= 1024 ? 1024 : (int64_t)rows;
+}
+
+/* Two members, each on half the rows, when blocks of >= 32 rows keep every
+ * GEMM on one BLAS thread, there are >= 2^20 multiply-adds to share (tens of
+ * microseconds: a thread start costs a few) and the BLAS may use two
+ * threads; else 1. */
+int mlpx_forward_threads(const mlpx_net *net, int64_t N)
+{
+    double macs = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        macs += (double)N * (double)net->widths[i] * (double)net->widths[i + 1];
+    if (mlpx_team_block(net) < 32 || N < 64 || macs < 1048576.0) return 1;
+    return mlpx_blas_threads() >= 2 ? 2 : 1;
+}
+
 #define MLPX_TEMPLATE "forward.c"
 #include "template.h"
 #else
@@ -32,27 +59,16 @@ void S(mlpx_forward_batch)(const mlpx_net *net, const REAL *const *W,
     }
 }
 
-/* P (N, n_K) = network output for X (N, n_0), in row blocks of at most 1024
- * so the hidden buffers stay small. */
-int S(mlpx_forward)(const mlpx_net *net, const REAL *const *coefs,
-                    const REAL *const *intercepts, const REAL *X, int64_t N,
-                    REAL *P)
+/* Rows [r0, r1) of P (N, n_K), in row blocks of at most B; buf holds the
+ * hidden layers of one block, Z has K + 1 entries. */
+static void S(forward_rows)(const mlpx_net *net, const REAL *const *coefs,
+                            const REAL *const *intercepts, const REAL *X, int64_t r0,
+                            int64_t r1, int64_t B, REAL *P, REAL *buf, REAL **Z)
 {
-    if (!mlpx_has_blas()) return MLPX_ENOBLAS;
     const int K = net->n_layers;
     const int64_t *w = net->widths;
-    const int64_t B = N < 1024 ? N : 1024;
-    int64_t size = 0;
-    for (int i = 1; i < K; i++) size += B * w[i];
-    REAL *buf = malloc((size_t)(size > 0 ? size : 1) * sizeof(REAL));
-    REAL **Z = malloc((size_t)(K + 1) * sizeof(REAL *));
-    if (!buf || !Z) {
-        free(buf);
-        free(Z);
-        return MLPX_ENOMEM;
-    }
-    for (int64_t start = 0; start < N; start += B) {
-        const int64_t nb = N - start < B ? N - start : B;
+    for (int64_t start = r0; start < r1; start += B) {
+        const int64_t nb = r1 - start < B ? r1 - start : B;
         REAL *cur = buf;
         for (int i = 1; i < K; i++) {
             Z[i] = cur;
@@ -61,6 +77,63 @@ int S(mlpx_forward)(const mlpx_net *net, const REAL *const *coefs,
         Z[K] = P + start * w[K];
         S(mlpx_forward_batch)(net, coefs, intercepts, X + start * w[0], nb, Z, 1);
     }
+}
+
+typedef struct {
+    const mlpx_net *net;
+    const REAL *const *coefs, *const *intercepts;
+    const REAL *X;
+    REAL *P, *buf;
+    REAL **Z;
+    int64_t N, B, size, next;
+} S(forward_args);
+
+/* Member t of a team of two: blocks of B rows taken in turn from a shared
+ * counter, so a member that runs slower, or starts late, takes fewer (none,
+ * when member 0 is done first). Every block's GEMMs stay on one BLAS
+ * thread: falling back to the BLAS's threads would wake its worker, which
+ * then spins for ~0.1 s on the core the helper needs. */
+static void S(forward_member)(void *arg, int t)
+{
+    S(forward_args) *a = (S(forward_args) *)arg;
+    REAL *buf = a->buf + t * a->size;
+    REAL **Z = a->Z + t * (a->net->n_layers + 1);
+    for (;;) {
+        const int64_t start = mlpx_team_take(&a->next, 1) * a->B;
+        if (start >= a->N) return;
+        const int64_t end = a->N - start < a->B ? a->N : start + a->B;
+        S(forward_rows)(a->net, a->coefs, a->intercepts, a->X, start, end, a->B, a->P, buf, Z);
+    }
+}
+
+/* P (N, n_K) = network output for X (N, n_0), in row blocks of at most 1024
+ * so the hidden buffers stay small; on a team of two (mlpx_forward_threads)
+ * in smaller blocks whose GEMMs stay on one BLAS thread, taken by either
+ * member. */
+int S(mlpx_forward)(const mlpx_net *net, const REAL *const *coefs,
+                    const REAL *const *intercepts, const REAL *X, int64_t N,
+                    REAL *P)
+{
+    if (!mlpx_has_blas()) return MLPX_ENOBLAS;
+    const int K = net->n_layers;
+    const int64_t *w = net->widths;
+    const int team = mlpx_forward_threads(net, N) == 2;
+    const int64_t B0 = N < 1024 ? N : 1024, B = team ? mlpx_team_block(net) : B0;
+    /* hidden layers of one block: one per member, or B0 rows alone */
+    int64_t hidden = 0;
+    for (int i = 1; i < K; i++) hidden += w[i];
+    const int64_t size = B * hidden, alone = B0 * hidden;
+    const int64_t total = team && 2 * size > alone ? 2 * size : alone;
+    REAL *buf = malloc((size_t)(total > 0 ? total : 1) * sizeof(REAL));
+    REAL **Z = malloc((size_t)(team ? 2 : 1) * (size_t)(K + 1) * sizeof(REAL *));
+    if (!buf || !Z) {
+        free(buf);
+        free(Z);
+        return MLPX_ENOMEM;
+    }
+    S(forward_args) a = {net, coefs, intercepts, X, P, buf, Z, N, B, size, 0};
+    if (!team || mlpx_team_run(S(forward_member), &a) != 0)
+        S(forward_rows)(net, coefs, intercepts, X, 0, N, B0, P, buf, Z);
     free(buf);
     free(Z);
     return MLPX_OK;

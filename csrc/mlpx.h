@@ -55,6 +55,10 @@ int mlpx_has_blas(void);
  * at least 16 batches of at least 16 rows, and the BLAS may use 2 threads or
  * more (the caller and one helper thread then share each batch); else 1. */
 int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size);
+/* Threads mlpx_forward uses for N rows: 2 when blocks of >= 32 rows keep
+ * every GEMM on one BLAS thread, the work is worth a thread start, and the
+ * BLAS may use 2 threads or more (the two threads then share its row blocks). */
+int mlpx_forward_threads(const mlpx_net *net, int64_t N);
 
 #define MLPX_DECLARE_API(REAL, S)                                              \
     /* P (N, n_K) = f_K(... f(X W_0 + b_0) ... W_K + b_K). */                  \

@@ -365,6 +365,99 @@ def test_two_thread_epoch_matches_one_thread(dtype):
         assert rel_all(p2, p1) <= tol, (opt, rel_all(p2, p1))
 
 
+@requires_native
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_two_thread_forward_matches_one_thread(dtype):
+    """The forward pass of a small network shares its row blocks between two
+    threads when the BLAS may use two; the output is the one-thread output
+    up to rounding, row for row (also for row counts that split unevenly)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    rng = np.random.default_rng(11)
+    widths = (20, 48, 7)
+    with threadpoolctl.threadpool_limits(1):
+        assert native._epoch_threads(widths, 5000) == 1
+    with threadpoolctl.threadpool_limits(2):
+        if native._epoch_threads(widths, 5000) != 2:
+            pytest.skip("this BLAS does not report two threads")
+        assert native._epoch_threads(widths, 40) == 1          # too little work
+        assert native._epoch_threads((784, 256, 128, 10), 10000) == 1
+    coefs, intercepts = make_net(widths, dtype, rng)
+    for n in (5000, 5001, 64 * 7 + 3):
+        X = rng.normal(size=(n, widths[0])).astype(dtype)
+        with threadpoolctl.threadpool_limits(1):
+            ref = native.forward(coefs, intercepts, X, "relu", "softmax")
+        with threadpoolctl.threadpool_limits(2):
+            got = [native.forward(coefs, intercepts, X, "relu", "softmax") for _ in range(3)]
+        for g in got:
+            assert g.dtype == dtype and g.shape == ref.shape
+            assert rel(g, ref) <= TOL[dtype], (n, rel(g, ref))
+
+
+@requires_native
+def test_two_callers_share_one_helper_safely():
+    """Two Python threads training small networks at once: one gets the
+    helper thread, the other runs alone; both give the sequential result up
+    to rounding, and nothing hangs."""
+    rng = np.random.default_rng(12)
+    widths, n, batch = (10, 24, 3), 64 * 40, 64
+    nets = [make_net(widths, np.float64, rng) for _ in range(2)]
+    X, Y, _ = make_data(n, widths, "softmax", np.float64, rng)
+    opt = SOLVERS["momentum"]
+
+    def run(k, out):
+        c, b = copy_all(nets[k][0]), copy_all(nets[k][1])
+        state = new_state(c, b, "sgd")
+        for t in range(5):
+            _run_epoch(native, c, b, state, X, Y, None, None, batch, "logistic", "softmax",
+                       0.0, opt, t)
+        out[k] = c + b
+
+    ref, got = {}, {}
+    for k in range(2):
+        run(k, ref)
+    threads = [threading.Thread(target=run, args=(k, got)) for k in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    assert not any(th.is_alive() for th in threads)
+    for k in range(2):
+        assert rel_all(got[k], ref[k]) <= TOL[np.float64]
+
+
+@requires_native
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_trains_without_hanging():
+    """A child forked after the helper thread started (it has no helper of
+    its own) still trains, and gets the parent's numbers."""
+    import multiprocessing as mp
+    rng = np.random.default_rng(13)
+    widths, n, batch = (10, 24, 3), 64 * 40, 64
+    coefs, intercepts = make_net(widths, np.float64, rng)
+    X, Y, _ = make_data(n, widths, "softmax", np.float64, rng)
+
+    def epoch():
+        c, b = copy_all(coefs), copy_all(intercepts)
+        state = new_state(c, b, "sgd")
+        _run_epoch(native, c, b, state, X, Y, None, None, batch, "logistic", "softmax",
+                   0.0, SOLVERS["sgd"], 0)
+        return np.concatenate([a.ravel() for a in c + b])
+
+    ref = epoch()  # starts the helper in this process
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=lambda: queue.put(epoch()))
+    child.start()
+    try:
+        got = queue.get(timeout=60)
+    finally:
+        child.join(timeout=60)
+        if child.is_alive():
+            child.kill()
+    assert child.exitcode == 0
+    assert rel(got, ref) <= TOL[np.float64]
+
+
 def _labels(kind, n, k, out, dtype, rng):
     """Targets for the output layer: "hard" one-hot (softmax) or 0/1
     (logistic); "soft" probability rows / fractions everywhere; "mixed" hard

@@ -46,6 +46,7 @@ cdef extern from "mlpx.h" nogil:
     void mlpx_set_blas(void *sgemm, void *dgemm, int ilp64, void *get_threads)
     int mlpx_has_blas()
     int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size)
+    int mlpx_forward_threads(const mlpx_net *net, int64_t N)
 
     int mlpx_forward_f(const mlpx_net *net, const float **coefs,
                        const float **intercepts, const float *X, int64_t N,
@@ -93,12 +94,15 @@ def _set_blas(sgemm_ptr, dgemm_ptr, ilp64, threads_ptr=None):
     mlpx_set_blas(<void *>s, <void *>d, 1 if ilp64 else 0, <void *>t)
 
 
-def _epoch_threads(widths, n_samples, batch_size):
-    """Threads ``train_epoch`` uses (1 or 2) for layer widths n_0..n_K,
-    ``n_samples`` rows and ``batch_size``: 2 for small networks when the BLAS
-    may use two threads (``mlpx_epoch_threads`` in csrc/mlpx.h)."""
+def _epoch_threads(widths, n_samples, batch_size=None):
+    """Threads (1 or 2) that ``train_epoch`` uses for layer widths n_0..n_K,
+    ``n_samples`` rows and ``batch_size`` (``mlpx_epoch_threads`` in
+    csrc/mlpx.h), or, with batch_size None, that ``forward`` uses
+    (``mlpx_forward_threads``): 2 for small networks when the BLAS may use
+    two threads."""
     cdef int64_t[::1] w = np.array(widths, dtype=np.int64).ravel()
-    cdef int64_t n = operator.index(n_samples), bs = operator.index(batch_size)
+    cdef int64_t n = operator.index(n_samples)
+    cdef int64_t bs = 1 if batch_size is None else operator.index(batch_size)
     if w.shape[0] < 2 or np.min(w) < 1 or n < 1 or bs < 1:
         raise ValueError("_epoch_threads: need >= 2 positive widths, n_samples >= 1, batch_size >= 1")
     cdef mlpx_net net
@@ -106,6 +110,8 @@ def _epoch_threads(widths, n_samples, batch_size):
     net.widths = &w[0]
     net.activation = 0
     net.out_activation = 0
+    if batch_size is None:
+        return mlpx_forward_threads(&net, n)
     return mlpx_epoch_threads(&net, n, bs)
 
 
