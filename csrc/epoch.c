@@ -149,6 +149,7 @@ typedef struct {
     mlpx_barrier bar;
     int ready, solo; /* the helper runs; member 0 finishes the epoch alone */
     int64_t go;      /* the helper's first batch (first row), -1, or -2 */
+    int64_t waited;  /* ns the members waited at barriers, summed */
     S(team_slot) slot[2];
 } S(team_args);
 
@@ -239,15 +240,22 @@ static void S(team_weights)(S(team_args) *a, int t, int64_t start, int64_t nb, R
     a->slot[t].sq = sq_t;
 }
 
-/* Member 0 starts alone (running both halves, one after the other: the
- * same numbers) and the helper joins at the first batch boundary after it
- * starts (go: that batch's first row; -1 not yet, -2 never). A member's
- * wait at a barrier longer than MLPX_TEAM_SLOW_NS means the other lost its
- * core (e.g. to OpenBLAS's worker, which spins ~0.1 s after a threaded
- * call); after MLPX_TEAM_STRIKES such waits member 0 finishes the epoch
- * alone. */
-#define MLPX_TEAM_SLOW_NS 100000
-#define MLPX_TEAM_STRIKES 3
+/* Member 0 runs the first MLPX_TEAM_CAL batches alone (both halves, one
+ * after the other: the same numbers), timing them; the helper joins at the
+ * first batch boundary after that at which it is running (go: that batch's
+ * first row; -1 not yet, -2 never). Member 0 then times MLPX_TEAM_CAL
+ * batches of the two together (after two to warm up) and finishes the
+ * epoch alone unless they took at most 9/10 of the time alone; and later
+ * too, once the members have
+ * waited at barriers for more than 1/MLPX_TEAM_WAIT of the time since they
+ * met. A helper without a core of its own makes the team slower than one
+ * thread: OpenBLAS's worker spins ~0.1 s after a threaded call, and the
+ * scheduler sometimes wakes the helper on member 0's core, where every
+ * barrier costs a spin and a context switch. Seen here in a fifth of the
+ * epochs of some runs: 36 us a batch together against 12 us alone on (e);
+ * healthy: 8-9 us. */
+#define MLPX_TEAM_CAL 8
+#define MLPX_TEAM_WAIT 3
 
 static void S(team_member)(void *arg, int t)
 {
@@ -255,8 +263,8 @@ static void S(team_member)(void *arg, int t)
     const mlpx_optim *opt = a->opt;
     const int64_t N = a->N, B = a->B;
     double sq = a->sq0, total = 0;
-    int sense = 0, strikes = 0, together = t == 1;
-    int64_t first = 0;
+    int sense = 0, together = t == 1, timed_alone = 0, timed_together = -2;
+    int64_t first = 0, met = 0, alone_ns = 0, together_ns = 0;
     if (t == 1) {
         mlpx_team_flag(&a->ready, 1);
         const int64_t since = mlpx_now_ns();
@@ -265,20 +273,23 @@ static void S(team_member)(void *arg, int t)
     }
     for (int64_t start = first; start < N; start += B) {
         const int64_t nb = N - start < B ? N - start : B;
+        const int64_t t0 = t == 0 ? mlpx_now_ns() : 0;
         /* the solo flag is set before a barrier and read after it */
         if (mlpx_team_flag(&a->solo, 0)) {
             if (t == 1) return;
             together = 0;
-        } else if (t == 0 && !together && mlpx_team_flag(&a->ready, 0)) {
+        } else if (t == 0 && !together && timed_alone == MLPX_TEAM_CAL &&
+                   mlpx_team_flag(&a->ready, 0)) {
             mlpx_team_cas(&a->go, -1, start);
             together = 1;
+            met = t0;
         }
         if (!together) {
             S(team_rows)(a, 0, start, nb);
             S(team_rows)(a, 1, start, nb);
         } else {
             S(team_rows)(a, t, start, nb);
-            if (mlpx_barrier_wait(&a->bar, &sense) > MLPX_TEAM_SLOW_NS) strikes++;
+            mlpx_team_take(&a->waited, mlpx_barrier_wait(&a->bar, &sense));
         }
         const double s_d = a->slot[0].s + a->slot[1].s;
         const REAL s_b = (REAL)s_d;
@@ -290,10 +301,24 @@ static void S(team_member)(void *arg, int t)
         if (!together) {
             S(team_weights)(a, 0, start, nb, s_b, lr_t);
             S(team_weights)(a, 1, start, nb, s_b, lr_t);
+            if (t == 0 && nb == B && timed_alone < MLPX_TEAM_CAL) {
+                alone_ns += mlpx_now_ns() - t0;
+                timed_alone++;
+            }
         } else {
             S(team_weights)(a, t, start, nb, s_b, lr_t);
-            if (t == 0 && strikes >= MLPX_TEAM_STRIKES) mlpx_team_flag(&a->solo, 1);
-            if (mlpx_barrier_wait(&a->bar, &sense) > MLPX_TEAM_SLOW_NS) strikes++;
+            if (t == 0) {
+                const int64_t now = mlpx_now_ns();
+                int slow = 0;
+                if (timed_together < MLPX_TEAM_CAL && nb == B) {
+                    if (timed_together >= 0) together_ns += now - t0;
+                    if (++timed_together == MLPX_TEAM_CAL) slow = 10 * together_ns > 9 * alone_ns;
+                } else {
+                    slow = mlpx_team_take(&a->waited, 0) > (now - met) / MLPX_TEAM_WAIT;
+                }
+                if (slow) mlpx_team_flag(&a->solo, 1);
+            }
+            mlpx_team_take(&a->waited, mlpx_barrier_wait(&a->bar, &sense));
         }
         sq = a->slot[0].sq + a->slot[1].sq;
     }

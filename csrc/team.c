@@ -26,7 +26,7 @@
 /* A waiting member spins this long (the other member is normally a few
  * microseconds behind), then yields the core, so that an oversubscribed
  * machine still makes progress. */
-#define MLPX_SPIN_NS 20000
+#define MLPX_SPIN_NS 5000
 /* The helper's spin after a job before it sleeps. */
 #define MLPX_IDLE_NS 200000
 
