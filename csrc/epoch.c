@@ -353,13 +353,11 @@ static int S(train_epoch_team)(const mlpx_net *net, REAL *const *coefs,
         free(a);
         return MLPX_ENOMEM;
     }
-    memset(a, 0, sizeof(*a));
-    a->go = -1;
-    a->Z = ptrs;
-    a->D = ptrs + K + 1;
-    a->dW = ptrs + 2 * K + 2;
-    a->db = ptrs + 3 * K + 2;
-    a->rows = ptrs + 4 * K + 2;
+    *a = (S(team_args)){.net = net, .coefs = coefs, .intercepts = intercepts,
+                        .state = state, .X = X, .Y = Y, .sw = sw, .order = order,
+                        .N = N, .B = B, .alpha = alpha, .opt = opt, .Z = ptrs,
+                        .D = ptrs + K + 1, .dW = ptrs + 2 * K + 2,
+                        .db = ptrs + 3 * K + 2, .rows = ptrs + 4 * K + 2, .go = -1};
     REAL *cur = buf;
     a->Z[0] = a->D[0] = a->D[K] = NULL;
     for (int i = 1; i <= K; i++) {
@@ -378,18 +376,6 @@ static int S(train_epoch_team)(const mlpx_net *net, REAL *const *coefs,
     }
     a->xb = cur;
     a->swb = cur + B * w[0];
-    a->net = net;
-    a->coefs = coefs;
-    a->intercepts = intercepts;
-    a->state = state;
-    a->X = X;
-    a->Y = Y;
-    a->sw = sw;
-    a->order = order;
-    a->N = N;
-    a->B = B;
-    a->alpha = alpha;
-    a->opt = opt;
     if (alpha != 0)
         for (int i = 0; i < K; i++) a->sq0 += S(mlpx_sum_squares)(coefs[i], w[i] * w[i + 1]);
     const int status = mlpx_team_run(S(team_member), a);
