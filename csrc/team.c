@@ -14,12 +14,17 @@
  * POSIX threads and GCC/Clang atomics; elsewhere (or with MLPX_NO_TEAM)
  * mlpx_team_run returns -1 and the caller runs alone.
  */
+#if defined(__linux__)
+#define _GNU_SOURCE /* pthread_setname_np */
+#else
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#endif
 #include "engine.h"
 
 #if defined(__GNUC__) && (defined(__unix__) || defined(__APPLE__)) && !defined(MLPX_NO_TEAM)
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -120,6 +125,9 @@ static int job_settle(team_job *job, int to)
 static void *helper_main(void *unused)
 {
     (void)unused;
+#if defined(__linux__)
+    pthread_setname_np(pthread_self(), "mlpx-helper"); /* as top -H shows it */
+#endif
     int64_t last = mlpx_now_ns();
     for (;;) {
         team_job *job = __atomic_exchange_n(&H.job, NULL, __ATOMIC_ACQ_REL);
@@ -160,9 +168,15 @@ static int helper_start(void)
     pthread_t th;
     if (!atfork && pthread_atfork(NULL, NULL, after_fork_child) != 0) return 0;
     atfork = 1;
+    sigset_t all, old;
     if (pthread_attr_init(&attr) != 0) return 0;
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* the helper blocks every signal (it inherits this mask), so signals
+     * such as Ctrl-C reach the interpreter's threads, not the helper */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     const int ok = pthread_create(&th, &attr, helper_main, NULL) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     return ok;
 }

@@ -426,6 +426,38 @@ def test_two_callers_share_one_helper_safely():
 
 
 @requires_native
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_helper_thread_is_named_and_blocks_signals():
+    """The helper thread (started by the first two-thread call) shows as
+    mlpx-helper and blocks every signal, so Ctrl-C reaches Python."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    rng = np.random.default_rng(14)
+    widths, n, batch = (10, 24, 3), 64 * 40, 64
+    with threadpoolctl.threadpool_limits(2):
+        if native._epoch_threads(widths, n, batch) != 2:
+            pytest.skip("this BLAS does not report two threads")
+        coefs, intercepts = make_net(widths, np.float64, rng)
+        X, Y, _ = make_data(n, widths, "softmax", np.float64, rng)
+        state = new_state(coefs, intercepts, "sgd")
+        _run_epoch(native, coefs, intercepts, state, X, Y, None, None, batch, "logistic",
+                   "softmax", 0.0, SOLVERS["sgd"], 0)
+    helpers = []
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/comm") as f:
+                if f.read().strip() == "mlpx-helper":
+                    with open(f"/proc/self/task/{task}/status") as g:
+                        helpers.append(dict(line.split(":\t", 1) for line in g.read().splitlines()
+                                            if ":\t" in line))
+        except FileNotFoundError:
+            continue
+    assert len(helpers) == 1, helpers
+    blocked = int(helpers[0]["SigBlk"].strip(), 16)
+    assert blocked & (1 << (2 - 1)), "SIGINT not blocked in the helper"  # signal 2
+    assert bin(blocked).count("1") >= 30
+
+
+@requires_native
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_forked_child_trains_without_hanging():
     """A child forked after the helper thread started (it has no helper of
