@@ -245,15 +245,14 @@ static void S(team_weights)(S(team_args) *a, int t, int64_t start, int64_t nb, R
  * first batch boundary after that at which it is running (go: that batch's
  * first row; -1 not yet, -2 never). Member 0 then times MLPX_TEAM_CAL
  * batches of the two together (after two to warm up) and finishes the
- * epoch alone unless they took at most 9/10 of the time alone; and later
- * too, once the members have
- * waited at barriers for more than 1/MLPX_TEAM_WAIT of the time since they
- * met. A helper without a core of its own makes the team slower than one
- * thread: OpenBLAS's worker spins ~0.1 s after a threaded call, and the
- * scheduler sometimes wakes the helper on member 0's core, where every
- * barrier costs a spin and a context switch. Seen here in a fifth of the
- * epochs of some runs: 36 us a batch together against 12 us alone on (e);
- * healthy: 8-9 us. */
+ * epoch alone unless they took at most 9/10 of the time alone; later too,
+ * once the members have waited at barriers for more than 1/MLPX_TEAM_WAIT
+ * of the time since they met. A helper without a core of its own makes the
+ * team slower than one thread: OpenBLAS's worker spins ~0.1 s after a
+ * threaded call, and the scheduler sometimes wakes the helper on member
+ * 0's core, where every barrier costs a spin and a context switch. Seen
+ * here in a fifth of the epochs of some runs: 36 us a batch together
+ * against 12 us alone on (e); healthy: 8-9 us. */
 #define MLPX_TEAM_CAL 8
 #define MLPX_TEAM_WAIT 3
 
