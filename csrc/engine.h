@@ -225,17 +225,16 @@ MLPX_INLINE float mlpx_expm1_small_f(float y)
  * keeps its own sense, starting at 0); memory written before the barrier by
  * one member is visible after it to the other; mlpx_barrier_wait returns
  * the nanoseconds this member waited. Atomics: mlpx_team_take returns
- * *counter and adds n; mlpx_team_cas sets *x to desired if it equals
- * expected and returns the old value; mlpx_team_flag reads a flag, setting
- * it first when set != 0. mlpx_team_pause(since): one step of a wait begun
- * at mlpx_now_ns() == since (spin, then yield). */
+ * *counter and adds n; mlpx_team_set stores v in *x; mlpx_team_flag reads
+ * a flag, setting it first when set != 0. mlpx_team_pause(since): one step
+ * of a wait begun at mlpx_now_ns() == since (spin, then yield). */
 typedef struct {
     int count, sense;
 } mlpx_barrier;
 int mlpx_team_run(void (*fn)(void *, int), void *arg);
 int64_t mlpx_barrier_wait(mlpx_barrier *b, int *sense);
 int64_t mlpx_team_take(int64_t *counter, int64_t n);
-int64_t mlpx_team_cas(int64_t *x, int64_t expected, int64_t desired);
+void mlpx_team_set(int64_t *x, int64_t v);
 int mlpx_team_flag(int *flag, int set);
 int64_t mlpx_now_ns(void);
 void mlpx_team_pause(int64_t since);

@@ -147,9 +147,10 @@ typedef struct {
     REAL **Z, **D, **dW, **db, **rows; /* rows: 2 x (K + 1) per-member views */
     REAL *xb, *swb;
     mlpx_barrier bar;
-    int ready, solo; /* the helper runs; member 0 finishes the epoch alone */
-    int64_t go;      /* the helper's first batch (first row), -1, or -2 */
-    int64_t waited;  /* ns the members waited at barriers, summed */
+    int ready, finished; /* the helper waits to be invited; the epoch is done */
+    int64_t gen, go;     /* invitations so far; the last one's first row */
+    int64_t dismissed;   /* the invitation member 0 has ended, or 0 */
+    int64_t waited;      /* ns the members waited at barriers, summed */
     S(team_slot) slot[2];
 } S(team_args);
 
@@ -241,20 +242,37 @@ static void S(team_weights)(S(team_args) *a, int t, int64_t start, int64_t nb, R
 }
 
 /* Member 0 runs the first MLPX_TEAM_CAL batches alone (both halves, one
- * after the other: the same numbers), timing them; the helper joins at the
- * first batch boundary after that at which it is running (go: that batch's
- * first row; -1 not yet, -2 never). Member 0 then times MLPX_TEAM_CAL
- * batches of the two together (after two to warm up) and finishes the
- * epoch alone unless they took at most 9/10 of the time alone; later too,
- * once the members have waited at barriers for more than 1/MLPX_TEAM_WAIT
- * of the time since they met. A helper without a core of its own makes the
- * team slower than one thread: OpenBLAS's worker spins ~0.1 s after a
- * threaded call, and the scheduler sometimes wakes the helper on member
- * 0's core, where every barrier costs a spin and a context switch. Seen
- * here in a fifth of the epochs of some runs: 36 us a batch together
- * against 12 us alone on (e); healthy: 8-9 us. */
+ * after the other: the same numbers), timing them, then invites the helper
+ * as soon as it is waiting (gen: the invitation's number, go: its first
+ * row). It times MLPX_TEAM_CAL batches of the two together (after two to
+ * warm up) and dismisses the helper unless they took at most 9/10 of the
+ * time alone, or later, once the members' barrier waits pass
+ * 1/MLPX_TEAM_WAIT of the time since the invitation; a dismissed helper
+ * waits to be invited again, after 32, 64, 128, ... batches alone. A helper
+ * without a core of its own makes the team slower than one thread:
+ * OpenBLAS's worker spins ~0.1 s after a threaded call, and the scheduler
+ * sometimes wakes the helper on member 0's core, where every barrier costs
+ * a spin and a context switch. Seen here in a fifth of the epochs of some
+ * runs: 36 us a batch together against 12 us alone on (e); healthy: 8-9 us.
+ * A dismissal often lasted for the rest of the epoch, hence the retries. */
 #define MLPX_TEAM_CAL 8
 #define MLPX_TEAM_WAIT 3
+#define MLPX_TEAM_RETRY 32
+
+/* Member 1: wait for an invitation newer than `seen`, or the end. */
+static int64_t S(team_invited)(S(team_args) *a, int64_t seen, int64_t *start)
+{
+    const int64_t since = mlpx_now_ns();
+    for (;;) {
+        const int64_t gen = mlpx_team_take(&a->gen, 0);
+        if (gen != seen) {
+            *start = mlpx_team_take(&a->go, 0);
+            return gen;
+        }
+        if (mlpx_team_flag(&a->finished, 0)) return -1;
+        mlpx_team_pause(since);
+    }
+}
 
 static void S(team_member)(void *arg, int t)
 {
@@ -262,26 +280,32 @@ static void S(team_member)(void *arg, int t)
     const mlpx_optim *opt = a->opt;
     const int64_t N = a->N, B = a->B;
     double sq = a->sq0, total = 0;
-    int sense = 0, together = t == 1, timed_alone = 0, timed_together = -2;
-    int64_t first = 0, met = 0, alone_ns = 0, together_ns = 0;
+    int sense = 0, together = 0, timed_alone = 0, timed_together = 0;
+    int64_t first = 0, met = 0, alone_ns = 0, together_ns = 0, gen = 0;
+    int64_t invite_at = 0, retry = MLPX_TEAM_RETRY;
     if (t == 1) {
         mlpx_team_flag(&a->ready, 1);
-        const int64_t since = mlpx_now_ns();
-        while ((first = mlpx_team_take(&a->go, 0)) == -1) mlpx_team_pause(since);
-        if (first < 0) return;
+        if ((gen = S(team_invited)(a, 0, &first)) < 0) return;
+        together = 1;
     }
     for (int64_t start = first; start < N; start += B) {
         const int64_t nb = N - start < B ? N - start : B;
         const int64_t t0 = t == 0 ? mlpx_now_ns() : 0;
-        /* the solo flag is set before a barrier and read after it */
-        if (mlpx_team_flag(&a->solo, 0)) {
-            if (t == 1) return;
-            together = 0;
-        } else if (t == 0 && !together && timed_alone == MLPX_TEAM_CAL &&
-                   mlpx_team_flag(&a->ready, 0)) {
-            mlpx_team_cas(&a->go, -1, start);
+        /* a dismissal is written before a barrier and read after it */
+        if (t == 1 && mlpx_team_take(&a->dismissed, 0) == gen) {
+            if ((gen = S(team_invited)(a, gen, &start)) < 0) return;
+            start -= B; /* the loop adds it back */
+            continue;
+        }
+        if (t == 0 && !together && timed_alone == MLPX_TEAM_CAL && start >= invite_at &&
+            mlpx_team_flag(&a->ready, 0)) {
+            mlpx_team_set(&a->go, start);
+            gen = mlpx_team_take(&a->gen, 1) + 1; /* publishes go */
             together = 1;
             met = t0;
+            timed_together = -2;
+            together_ns = 0;
+            mlpx_team_set(&a->waited, 0);
         }
         if (!together) {
             S(team_rows)(a, 0, start, nb);
@@ -306,24 +330,30 @@ static void S(team_member)(void *arg, int t)
             }
         } else {
             S(team_weights)(a, t, start, nb, s_b, lr_t);
+            int dismiss = 0;
             if (t == 0) {
                 const int64_t now = mlpx_now_ns();
-                int slow = 0;
                 if (timed_together < MLPX_TEAM_CAL && nb == B) {
                     if (timed_together >= 0) together_ns += now - t0;
-                    if (++timed_together == MLPX_TEAM_CAL) slow = 10 * together_ns > 9 * alone_ns;
+                    if (++timed_together == MLPX_TEAM_CAL)
+                        dismiss = 10 * together_ns > 9 * alone_ns;
                 } else {
-                    slow = mlpx_team_take(&a->waited, 0) > (now - met) / MLPX_TEAM_WAIT;
+                    dismiss = mlpx_team_take(&a->waited, 0) > (now - met) / MLPX_TEAM_WAIT;
                 }
-                if (slow) mlpx_team_flag(&a->solo, 1);
+                if (dismiss) mlpx_team_set(&a->dismissed, gen);
             }
             mlpx_team_take(&a->waited, mlpx_barrier_wait(&a->bar, &sense));
+            if (dismiss) {
+                together = 0;
+                invite_at = start + B * retry;
+                retry *= 2;
+            }
         }
         sq = a->slot[0].sq + a->slot[1].sq;
     }
     if (t == 0) {
         a->total = total;
-        mlpx_team_cas(&a->go, -1, -2); /* a helper that never joined */
+        mlpx_team_flag(&a->finished, 1); /* a helper waiting to be invited */
     }
 }
 
@@ -356,7 +386,7 @@ static int S(train_epoch_team)(const mlpx_net *net, REAL *const *coefs,
                         .state = state, .X = X, .Y = Y, .sw = sw, .order = order,
                         .N = N, .B = B, .alpha = alpha, .opt = opt, .Z = ptrs,
                         .D = ptrs + K + 1, .dW = ptrs + 2 * K + 2,
-                        .db = ptrs + 3 * K + 2, .rows = ptrs + 4 * K + 2, .go = -1};
+                        .db = ptrs + 3 * K + 2, .rows = ptrs + 4 * K + 2};
     REAL *cur = buf;
     a->Z[0] = a->D[0] = a->D[K] = NULL;
     for (int i = 1; i <= K; i++) {

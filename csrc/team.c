@@ -76,11 +76,7 @@ int64_t mlpx_team_take(int64_t *counter, int64_t n)
     return __atomic_fetch_add(counter, n, __ATOMIC_ACQ_REL);
 }
 
-int64_t mlpx_team_cas(int64_t *x, int64_t expected, int64_t desired)
-{
-    __atomic_compare_exchange_n(x, &expected, desired, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-    return expected;
-}
+void mlpx_team_set(int64_t *x, int64_t v) { __atomic_store_n(x, v, __ATOMIC_RELEASE); }
 
 int mlpx_team_flag(int *flag, int set)
 {
@@ -241,12 +237,7 @@ int64_t mlpx_team_take(int64_t *counter, int64_t n)
     return old;
 }
 
-int64_t mlpx_team_cas(int64_t *x, int64_t expected, int64_t desired)
-{
-    const int64_t old = *x;
-    if (old == expected) *x = desired;
-    return old;
-}
+void mlpx_team_set(int64_t *x, int64_t v) { *x = v; }
 
 int mlpx_team_flag(int *flag, int set)
 {

@@ -426,6 +426,49 @@ def test_two_callers_share_one_helper_safely():
 
 
 @requires_native
+def test_two_thread_epoch_same_bits_under_contention():
+    """The helper joins, is dismissed and invited again depending on timing
+    (here: a busy numpy matmul loop in another thread, OpenBLAS's workers
+    spinning); the numbers must not depend on any of it."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    rng = np.random.default_rng(15)
+    widths, n, batch = (16, 32, 4), 32 * 300, 32
+    with threadpoolctl.threadpool_limits(2):
+        if native._epoch_threads(widths, n, batch) != 2:
+            pytest.skip("this BLAS does not report two threads")
+    coefs, intercepts = make_net(widths, np.float64, rng)
+    X, Y, sw = make_data(n, widths, "softmax", np.float64, rng)
+    order = rng.permutation(n)
+
+    def train():
+        c, b = copy_all(coefs), copy_all(intercepts)
+        state = new_state(c, b, "adam")
+        with threadpoolctl.threadpool_limits(2):
+            losses = [_run_epoch(native, c, b, state, X, Y, sw, order, batch, "tanh",
+                                 "softmax", 1e-4, SOLVERS["adam"], t * (n // batch))
+                      for t in range(4)]
+        return losses, c + b + state
+
+    ref_losses, ref = train()
+    stop = threading.Event()
+    A = rng.normal(size=(256, 256))
+
+    def busy():
+        while not stop.is_set():
+            A @ A
+    noise = threading.Thread(target=busy)
+    noise.start()
+    try:
+        runs = [train() for _ in range(3)]
+    finally:
+        stop.set()
+        noise.join()
+    for losses, params in runs:
+        assert losses == ref_losses
+        assert all(np.array_equal(p, r) for p, r in zip(params, ref))
+
+
+@requires_native
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_helper_thread_is_named_and_blocks_signals():
     """The helper thread (started by the first two-thread call) shows as
