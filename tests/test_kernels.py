@@ -326,6 +326,19 @@ def test_train_epoch_matches_numpy(n, widths, batch, dtype, solver):
 
 
 
+def _two_threads(widths, n, batch=None):
+    """threadpoolctl, after skipping unless the engine runs this case (an
+    epoch with ``batch``, or with None a forward pass) on two threads when
+    the BLAS may use two."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    with threadpoolctl.threadpool_limits(1):
+        assert native._epoch_threads(widths, n, batch) == 1
+    with threadpoolctl.threadpool_limits(2):
+        if native._epoch_threads(widths, n, batch) != 2:
+            pytest.skip("this BLAS does not report two threads")
+    return threadpoolctl
+
+
 @requires_native
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 def test_two_thread_epoch_matches_one_thread(dtype):
@@ -333,14 +346,10 @@ def test_two_thread_epoch_matches_one_thread(dtype):
     use two (its own thread setting decides, so threadpoolctl limits apply);
     the result is the one-thread epoch's up to rounding, and the same bits
     from run to run."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
     rng = np.random.default_rng(5)
     widths, n, batch = (12, 16, 10), 40 * 32 + 7, 32
-    with threadpoolctl.threadpool_limits(1):
-        assert native._epoch_threads(widths, n, batch) == 1
+    threadpoolctl = _two_threads(widths, n, batch)
     with threadpoolctl.threadpool_limits(2):
-        if native._epoch_threads(widths, n, batch) != 2:
-            pytest.skip("this BLAS does not report two threads")
         # too few batches, too few rows per batch, a GEMM too big to share
         assert native._epoch_threads(widths, 15 * 32, batch) == 1
         assert native._epoch_threads(widths, n, 8) == 1
@@ -371,14 +380,10 @@ def test_two_thread_forward_matches_one_thread(dtype):
     """The forward pass of a small network shares its row blocks between two
     threads when the BLAS may use two; the output is the one-thread output
     up to rounding, row for row (also for row counts that split unevenly)."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
     rng = np.random.default_rng(11)
     widths = (20, 48, 7)
-    with threadpoolctl.threadpool_limits(1):
-        assert native._epoch_threads(widths, 5000) == 1
+    threadpoolctl = _two_threads(widths, 5000)
     with threadpoolctl.threadpool_limits(2):
-        if native._epoch_threads(widths, 5000) != 2:
-            pytest.skip("this BLAS does not report two threads")
         assert native._epoch_threads(widths, 40) == 1          # too little work
         assert native._epoch_threads((784, 256, 128, 10), 10000) == 1
     coefs, intercepts = make_net(widths, dtype, rng)
@@ -430,12 +435,9 @@ def test_two_thread_epoch_same_bits_under_contention():
     """The helper joins, is dismissed and invited again depending on timing
     (here: a busy numpy matmul loop in another thread, OpenBLAS's workers
     spinning); the numbers must not depend on any of it."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
     rng = np.random.default_rng(15)
     widths, n, batch = (16, 32, 4), 32 * 300, 32
-    with threadpoolctl.threadpool_limits(2):
-        if native._epoch_threads(widths, n, batch) != 2:
-            pytest.skip("this BLAS does not report two threads")
+    threadpoolctl = _two_threads(widths, n, batch)
     coefs, intercepts = make_net(widths, np.float64, rng)
     X, Y, sw = make_data(n, widths, "softmax", np.float64, rng)
     order = rng.permutation(n)
@@ -473,12 +475,10 @@ def test_two_thread_epoch_same_bits_under_contention():
 def test_helper_thread_is_named_and_blocks_signals():
     """The helper thread (started by the first two-thread call) shows as
     mlpx-helper and blocks every signal, so Ctrl-C reaches Python."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
     rng = np.random.default_rng(14)
     widths, n, batch = (10, 24, 3), 64 * 40, 64
+    threadpoolctl = _two_threads(widths, n, batch)
     with threadpoolctl.threadpool_limits(2):
-        if native._epoch_threads(widths, n, batch) != 2:
-            pytest.skip("this BLAS does not report two threads")
         coefs, intercepts = make_net(widths, np.float64, rng)
         X, Y, _ = make_data(n, widths, "softmax", np.float64, rng)
         state = new_state(coefs, intercepts, "sgd")
