@@ -20,10 +20,10 @@ int64_t mlpx_team_block(const mlpx_net *net)
     return rows >= 1024 ? 1024 : (int64_t)rows;
 }
 
-/* Two members, each on half the rows, when blocks of >= 32 rows keep every
+/* Two members sharing the row blocks when blocks of >= 32 rows keep every
  * GEMM on one BLAS thread, there are >= 2^20 multiply-adds to share (tens of
- * microseconds: a thread start costs a few) and the BLAS may use two
- * threads; else 1. */
+ * microseconds; handing a job to the helper costs a few) and the BLAS may
+ * use two threads; else 1. */
 int mlpx_forward_threads(const mlpx_net *net, int64_t N)
 {
     double macs = 0;
