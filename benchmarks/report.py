@@ -630,6 +630,13 @@ def run(keys, systems, quick, repeats, sample_seconds, sections, threads=None,
     return results
 
 
+def timed_anything(results):
+    """True when at least one system was timed in at least one configuration
+    (a run in which every system was skipped, e.g. from an interpreter
+    without the bench extra, has nothing to save)."""
+    return any(entry.get("train") for entry in results["configs"].values())
+
+
 def save(results, out_dir):
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
@@ -733,6 +740,11 @@ def main(argv=None):
                   a.settle, a.max_wait_quiet, not a.no_snapshot, autogroup)
     if a.no_save:
         md = render_markdown(results)
+    elif not timed_anything(results):
+        print(render_markdown(results))
+        log("nothing was timed (every system was skipped, see above): "
+            "the saved results are left as they were")
+        return 1
     else:
         out = a.out or (os.path.join(RESULTS, "quick") if a.quick else RESULTS)
         md = save(results, out)

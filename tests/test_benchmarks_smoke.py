@@ -36,6 +36,22 @@ def test_quick_report_mlpx_and_bound():
                    for r in results["targets"])
 
 
+def test_report_that_timed_nothing_saves_nothing(tmp_path, monkeypatch):
+    """A run in which every system was skipped (e.g. started from an
+    interpreter without numpy's extras) must not overwrite saved results."""
+    empty = {"meta": {}, "systems": ["mlpx"], "configs": {"c": {"train": {}, "infer": {}}},
+             "skipped": {"mlpx": "cannot import"}, "info": {}, "targets": []}
+    assert not report.timed_anything(empty)
+    saved = tmp_path / "results.md"
+    saved.write_text("the last good run")
+    monkeypatch.setattr(report, "run", lambda *args, **kwargs: empty)
+    monkeypatch.setattr(report, "render_markdown", lambda results: "table")
+    assert report.main(["--configs", "c", "--systems", "mlpx", "--priority", "0",
+                        "--out", str(tmp_path)]) == 1
+    assert saved.read_text() == "the last good run"
+    assert not (tmp_path / "results.json").exists()
+
+
 def test_bound_selfcheck_all_dtypes():
     from benchmarks.bound import Bound, get_provider
     import numpy as np
