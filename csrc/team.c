@@ -137,9 +137,12 @@ static void *helper_main(void *unused)
         } else if (mlpx_now_ns() - last < MLPX_IDLE_NS) {
             cpu_pause();
         } else {
+            /* sleeping, then job here; job, then sleeping in mlpx_team_run:
+             * sequentially consistent, so one of the two sees the other's
+             * store (a store-load pair that acquire/release may reorder) */
             pthread_mutex_lock(&H.lock);
-            __atomic_store_n(&H.sleeping, 1, __ATOMIC_RELEASE);
-            while (!__atomic_load_n(&H.job, __ATOMIC_ACQUIRE))
+            __atomic_store_n(&H.sleeping, 1, __ATOMIC_SEQ_CST);
+            while (!__atomic_load_n(&H.job, __ATOMIC_SEQ_CST))
                 pthread_cond_wait(&H.wake, &H.lock);
             __atomic_store_n(&H.sleeping, 0, __ATOMIC_RELEASE);
             pthread_mutex_unlock(&H.lock);
@@ -194,8 +197,8 @@ int mlpx_team_run(void (*fn)(void *, int), void *arg)
     job->state = PENDING;
     job->refs = 2;
     job->done = 0;
-    __atomic_store_n(&H.job, job, __ATOMIC_RELEASE);
-    if (__atomic_load_n(&H.sleeping, __ATOMIC_ACQUIRE)) {
+    __atomic_store_n(&H.job, job, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&H.sleeping, __ATOMIC_SEQ_CST)) {
         pthread_mutex_lock(&H.lock);
         pthread_cond_signal(&H.wake);
         pthread_mutex_unlock(&H.lock);
