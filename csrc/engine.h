@@ -25,6 +25,24 @@
 #define MLPX_INLINE static inline
 #endif
 
+/* x clamped to [lo, hi]; NaN stays NaN. Both tests are made before either
+ * select: written as x = x < lo ? lo : x, GCC 12 specializes the exp and
+ * logistic below for the clamped constant, a second masked division per
+ * vector (measured: logistic f64 1.22 -> 1.07 ns per entry). */
+MLPX_INLINE double mlpx_clamp_d(double x, double lo, double hi)
+{
+    const int below = x < lo, above = x > hi;
+    x = below ? lo : x;
+    return above ? hi : x;
+}
+
+MLPX_INLINE float mlpx_clamp_f(float x, float lo, float hi)
+{
+    const int below = x < lo, above = x > hi;
+    x = below ? lo : x;
+    return above ? hi : x;
+}
+
 /* q(r) = (exp(r) - 1 - r) / r^2 = 1/2 + r/6 + ... + r^11/13!, the Taylor
  * tail used by exp and expm1 below (truncation < 2e-17 for |r| <= ln2/2). */
 MLPX_INLINE double mlpx_exp_tail_d(double r)
@@ -76,8 +94,7 @@ MLPX_INLINE double mlpx_exp_core_d(double x, double *t)
 MLPX_INLINE double mlpx_exp_d(double x)
 {
     const double shift = 6755399441055744.0;
-    x = x < -746.0 ? -746.0 : x;
-    x = x > 710.0 ? 710.0 : x;
+    x = mlpx_clamp_d(x, -746.0, 710.0);
     double t;
     double p = mlpx_exp_core_d(x, &t);
     double kd = t - shift;
@@ -112,8 +129,7 @@ MLPX_INLINE float mlpx_exp_core_f(float x, float *t)
 MLPX_INLINE float mlpx_exp_f(float x)
 {
     const float shift = 12582912.0f;
-    x = x < -104.0f ? -104.0f : x;
-    x = x > 89.0f ? 89.0f : x;
+    x = mlpx_clamp_f(x, -104.0f, 89.0f);
     float t;
     float p = mlpx_exp_core_f(x, &t);
     float kd = t - shift;
@@ -139,8 +155,7 @@ MLPX_INLINE float mlpx_exp_f(float x)
 MLPX_INLINE double mlpx_logistic_d(double h)
 {
     double x = -h;
-    x = x < -707.0 ? -707.0 : x;
-    x = x > 710.0 ? 710.0 : x;
+    x = mlpx_clamp_d(x, -707.0, 710.0);
     double t;
     double p = mlpx_exp_core_d(x, &t);
     uint64_t b;
@@ -154,8 +169,7 @@ MLPX_INLINE double mlpx_logistic_d(double h)
 MLPX_INLINE float mlpx_logistic_f(float h)
 {
     float x = -h;
-    x = x < -86.0f ? -86.0f : x;
-    x = x > 89.0f ? 89.0f : x;
+    x = mlpx_clamp_f(x, -86.0f, 89.0f);
     float t;
     float p = mlpx_exp_core_f(x, &t);
     uint32_t b;
