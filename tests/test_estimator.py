@@ -181,6 +181,96 @@ def test_pandas_feature_names(multiclass):
     assert est.n_features_in_ == 10
 
 
+def _predict_outcome(est, X):
+    """predict_proba's result, or its exception, and its warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            out = ("ok", est.predict_proba(X))
+        except Exception as exc:  # noqa: BLE001 - compared below
+            out = ("raised", type(exc), str(exc))
+    return out, [(w.category, str(w.message)) for w in caught]
+
+
+def _prediction_inputs(X):
+    big = np.full((3, X.shape[1]), 1e308)           # finite values, the sum overflows
+    nan, inf = X[:5].copy(), X[:5].copy()
+    nan[2, 3], inf[1, 0] = np.nan, -np.inf
+    return {
+        "f64": X, "f32": X.astype(np.float32), "fortran": np.asfortranarray(X),
+        "strided": X[::3], "columns sliced": np.hstack([X, X])[:, ::2],
+        "sum overflows": big, "nan": nan, "inf": inf, "one row": X[:1],
+        "no rows": X[:0], "wrong width": X[:, :-1], "1-d": X[0], "3-d": X[None],
+        "int": (X * 10).astype(np.int64), "float16": X.astype(np.float16),
+        "list": X[:4].tolist(), "subclass": X.view(_NdarraySubclass),
+    }
+
+
+class _NdarraySubclass(np.ndarray):
+    pass
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_predict_fast_input_path_matches_validate_data(multiclass, monkeypatch, dtype):
+    """predict_proba skips scikit-learn's validate_data for a plain finite 2-D
+    float ndarray of the fitted width (its ~60-170 us are most of a
+    prediction on a few rows). Every other input still takes validate_data:
+    each input below gives the same result bit for bit, or the same
+    exception and message, and the same warnings, with the fast path
+    switched off."""
+    import mlpx._estimator as mod
+
+    X, y = multiclass
+    est = _fit(X.astype(dtype), y, max_iter=5)
+    inputs = _prediction_inputs(X)
+    fast = {k: _predict_outcome(est, v) for k, v in inputs.items()}
+    calls = []
+    real = mod.validate_data
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mod, "validate_data", counting)
+    est.predict_proba(X)
+    est.predict_proba(X.astype(np.float32))
+    assert calls == [], "a plain 2-D float array went through validate_data"
+    est.predict_proba(inputs["sum overflows"])
+    assert calls == [1], "an overflowing sum must take the full check"
+    monkeypatch.setattr(mod, "_plain_input", lambda est, X: False)
+    for name, X_in in inputs.items():
+        slow = _predict_outcome(est, X_in)
+        (f, fw), (s, sw) = fast[name], slow
+        assert f[0] == s[0] and fw == sw, name
+        if f[0] == "ok":
+            assert f[1].dtype == s[1].dtype, name
+            assert_array_equal(f[1], s[1], err_msg=name)
+        else:
+            assert f[1:] == s[1:], name
+    assert fast["sum overflows"][0][0] == "ok" and fast["nan"][0][0] == "raised"
+
+
+def test_predict_fast_input_path_feature_names(multiclass):
+    """Fitted with feature names, a plain array still warns as scikit-learn
+    does; assume_finite still lets NaN reach the output check."""
+    pd = pytest.importorskip("pandas")
+    import sklearn
+
+    X, y = multiclass
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    est = _fit(df, y, max_iter=5)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        est.predict_proba(X)
+    est_plain = _fit(X, y, max_iter=5)
+    nan = X[:3].copy()
+    nan[0, 0] = np.nan
+    with sklearn.config_context(assume_finite=True):
+        with pytest.raises(ValueError, match="output is not finite for 1 of 3"):
+            est_plain.predict_proba(nan)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        est_plain.predict_proba(nan)
+
+
 def test_convergence_warning_and_max_iter(multiclass):
     X, y = multiclass
     with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(3\) reached"):

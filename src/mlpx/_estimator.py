@@ -59,6 +59,26 @@ except ImportError:  # pragma: no cover - older or newer scikit-learn
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 
 
+_FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def _plain_input(est, X):
+    """True when ``validate_data(est, X, reset=False)`` for prediction would
+    hand back X itself, warning about nothing: a 2-D float64 or float32
+    ndarray (not a subclass) with at least one row, as many columns as at
+    fit, all values finite, and an estimator fitted without feature names.
+    The finite test is scikit-learn's own first pass (a finite sum means
+    finite values); anything else, a sum that overflows included, takes
+    ``validate_data``, which raises or warns exactly as scikit-learn does.
+    Saves its ~60-170 us per call: most of ``predict`` on a few rows."""
+    if not (type(X) is np.ndarray and X.ndim == 2 and X.dtype in _FLOAT_DTYPES
+            and X.shape[0] > 0 and X.shape[1] == getattr(est, "n_features_in_", None)
+            and not hasattr(est, "feature_names_in_")):
+        return False
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(X.sum()))
+
+
 def _check_batch_weights(sample_weight, order, batch_size):
     """Raise if a minibatch (rows of `order` in runs of `batch_size`) has
     sample weights summing to 0: its loss and gradient are divided by that
@@ -738,7 +758,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _forward(self, X, check_input=True):
         """Output-layer activations for X (float32 only if X and model are)."""
-        if check_input:
+        if check_input and not _plain_input(self, X):
             X = validate_data(
                 self, X, accept_sparse=["csr", "csc"],
                 dtype=(np.float64, np.float32), reset=False,
