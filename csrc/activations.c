@@ -115,6 +115,24 @@ void S(mlpx_outer_deriv)(REAL *restrict D, const REAL *restrict Z, const REAL *r
     }
 }
 
+/* 1 when x[0..n) holds no NaN and no infinity, else 0: v - v is 0 for
+ * finite v and NaN otherwise (an OR of compares, so it vectorizes); one
+ * test per block of 512, so a bad value stops the scan within a block. */
+MLPX_CLONES
+int S(mlpx_all_finite)(const REAL *restrict x, int64_t n)
+{
+    for (int64_t j0 = 0; j0 < n; j0 += 512) {
+        const int64_t j1 = n - j0 < 512 ? n : j0 + 512;
+        int bad = 0;
+        for (int64_t j = j0; j < j1; j++) {
+            const REAL d = x[j] - x[j];
+            bad |= d != d;
+        }
+        if (bad) return 0;
+    }
+    return 1;
+}
+
 #undef OUTER_LOOP
 #undef BIAS_LOOP
 #endif

@@ -60,15 +60,23 @@ void S(mlpx_forward_batch)(const mlpx_net *net, const REAL *const *W,
 }
 
 /* Rows [r0, r1) of P (N, n_K), in row blocks of at most B; buf holds the
- * hidden layers of one block, Z has K + 1 entries. */
+ * hidden layers of one block, Z has K + 1 entries. bad: NULL, or a flag
+ * shared by the members: each block of X is then checked first (while its
+ * rows come into the cache for the GEMM), and a NaN or infinity sets *bad;
+ * a set flag stops every member before its next block. */
 static void S(forward_rows)(const mlpx_net *net, const REAL *const *coefs,
                             const REAL *const *intercepts, const REAL *X, int64_t r0,
-                            int64_t r1, int64_t B, REAL *P, REAL *buf, REAL **Z)
+                            int64_t r1, int64_t B, REAL *P, REAL *buf, REAL **Z, int *bad)
 {
     const int K = net->n_layers;
     const int64_t *w = net->widths;
     for (int64_t start = r0; start < r1; start += B) {
         const int64_t nb = r1 - start < B ? r1 - start : B;
+        if (bad && (mlpx_team_flag(bad, 0) ||
+                    !S(mlpx_all_finite)(X + start * w[0], nb * w[0]))) {
+            mlpx_team_flag(bad, 1);
+            return;
+        }
         REAL *cur = buf;
         for (int i = 1; i < K; i++) {
             Z[i] = cur;
@@ -86,6 +94,7 @@ typedef struct {
     REAL *P, *buf;
     REAL **Z;
     int64_t N, B, size, next;
+    int *bad;
 } S(forward_args);
 
 /* Member t of a team of two: blocks of B rows taken in turn from a shared
@@ -102,7 +111,9 @@ static void S(forward_member)(void *arg, int t)
         const int64_t start = mlpx_team_take(&a->next, 1) * a->B;
         if (start >= a->N) return;
         const int64_t end = a->N - start < a->B ? a->N : start + a->B;
-        S(forward_rows)(a->net, a->coefs, a->intercepts, a->X, start, end, a->B, a->P, buf, Z);
+        S(forward_rows)(a->net, a->coefs, a->intercepts, a->X, start, end, a->B, a->P, buf, Z,
+                        a->bad);
+        if (a->bad && mlpx_team_flag(a->bad, 0)) return;
     }
 }
 
@@ -112,7 +123,7 @@ static void S(forward_member)(void *arg, int t)
  * member. */
 int S(mlpx_forward)(const mlpx_net *net, const REAL *const *coefs,
                     const REAL *const *intercepts, const REAL *X, int64_t N,
-                    REAL *P)
+                    REAL *P, int check_finite)
 {
     if (!mlpx_has_blas()) return MLPX_ENOBLAS;
     const int K = net->n_layers;
@@ -131,12 +142,14 @@ int S(mlpx_forward)(const mlpx_net *net, const REAL *const *coefs,
         free(Z);
         return MLPX_ENOMEM;
     }
-    S(forward_args) a = {net, coefs, intercepts, X, P, buf, Z, N, B, size, 0};
+    int bad = 0;
+    S(forward_args) a = {net, coefs, intercepts, X, P, buf, Z, N, B, size, 0,
+                         check_finite ? &bad : NULL};
     if (!team || mlpx_team_run(S(forward_member), &a) != 0)
-        S(forward_rows)(net, coefs, intercepts, X, 0, N, B0, P, buf, Z);
+        S(forward_rows)(net, coefs, intercepts, X, 0, N, B0, P, buf, Z, a.bad);
     free(buf);
     free(Z);
-    return MLPX_OK;
+    return bad ? MLPX_ENONFINITE : MLPX_OK;
 }
 
 #endif

@@ -24,7 +24,9 @@ enum mlpx_activation {
 
 enum mlpx_solver { MLPX_SGD = 0, MLPX_ADAM = 1 };
 
-enum mlpx_status { MLPX_OK = 0, MLPX_ENOMEM = 1, MLPX_ENOBLAS = 2 };
+/* MLPX_ENONFINITE: X holds a NaN or an infinity (mlpx_forward with
+ * check_finite) */
+enum mlpx_status { MLPX_OK = 0, MLPX_ENOMEM = 1, MLPX_ENOBLAS = 2, MLPX_ENONFINITE = 3 };
 
 /* The network's shape: widths[0..n_layers] = n_0 .. n_K. */
 typedef struct {
@@ -61,10 +63,12 @@ int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size);
 int mlpx_forward_threads(const mlpx_net *net, int64_t N);
 
 #define MLPX_DECLARE_API(REAL, S)                                              \
-    /* P (N, n_K) = f_K(... f(X W_0 + b_0) ... W_K + b_K). */                  \
+    /* P (N, n_K) = f_K(... f(X W_0 + b_0) ... W_K + b_K). check_finite:     \
+     * each block of X rows is checked just before its GEMMs read it; a NaN    \
+     * or infinity ends the call with MLPX_ENONFINITE (P partly written). */  \
     int mlpx_forward_##S(const mlpx_net *net, const REAL *const *coefs,        \
                          const REAL *const *intercepts, const REAL *X,         \
-                         int64_t N, REAL *P);                                  \
+                         int64_t N, REAL *P, int check_finite);                \
     /* loss = L(P, Y) + 0.5 alpha sum ||W_i||^2 / s and its gradients          \
      * dW_i (n_i, n_{i+1}), db_i (n_{i+1},); sw (N,) may be NULL. */           \
     int mlpx_loss_and_grad_##S(const mlpx_net *net, const REAL *const *coefs,  \

@@ -212,12 +212,13 @@ class _NdarraySubclass(np.ndarray):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_predict_fast_input_path_matches_validate_data(multiclass, monkeypatch, dtype):
-    """predict_proba skips scikit-learn's validate_data for a plain finite 2-D
-    float ndarray of the fitted width (its ~60-170 us are most of a
-    prediction on a few rows). Every other input still takes validate_data:
-    each input below gives the same result bit for bit, or the same
-    exception and message, and the same warnings, with the fast path
-    switched off."""
+    """predict_proba skips scikit-learn's validate_data for a plain 2-D float
+    ndarray of the fitted width (its ~60-170 us are most of a prediction on
+    a few rows); the forward pass checks it for NaN and infinity, and a bad
+    one gets validate_data's own error. Every other input still takes
+    validate_data: each input below gives the same result bit for bit, or
+    the same exception and message, and the same warnings, with the fast
+    path switched off."""
     import mlpx._estimator as mod
 
     X, y = multiclass
@@ -234,9 +235,11 @@ def test_predict_fast_input_path_matches_validate_data(multiclass, monkeypatch, 
     monkeypatch.setattr(mod, "validate_data", counting)
     est.predict_proba(X)
     est.predict_proba(X.astype(np.float32))
-    assert calls == [], "a plain 2-D float array went through validate_data"
     est.predict_proba(inputs["sum overflows"])
-    assert calls == [1], "an overflowing sum must take the full check"
+    assert calls == [], "a plain 2-D float array went through validate_data"
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        est.predict_proba(inputs["inf"])
+    assert calls == [1], "a non-finite X gets validate_data's error"
     monkeypatch.setattr(mod, "_plain_input", lambda est, X: False)
     for name, X_in in inputs.items():
         slow = _predict_outcome(est, X_in)

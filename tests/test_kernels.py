@@ -339,6 +339,37 @@ def _two_threads(widths, n, batch=None):
     return threadpoolctl
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("widths", [(20, 48, 7), (300, 64, 3)], ids=["team", "wide"])
+@pytest.mark.parametrize("limit", [1, 2])
+def test_forward_check_finite(backend, dtype, widths, limit):
+    """forward(..., check_finite=True) is forward's output, bit for bit, for
+    finite X, and ValueError for one NaN, +inf or -inf anywhere in X: first
+    or last entry, the tail of a 512-entry scan block, a later row block,
+    the other team member's blocks. The pass stops at the first bad block."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    rng = np.random.default_rng(21)
+    coefs, intercepts = make_net(widths, dtype, rng)
+    n = 3001
+    X = rng.normal(size=(n, widths[0])).astype(dtype)
+    X_orig = X.copy()
+    with threadpoolctl.threadpool_limits(limit):
+        ref = backend.forward(coefs, intercepts, X, "logistic", "softmax")
+        got = backend.forward(coefs, intercepts, X, "logistic", "softmax", check_finite=True)
+        assert got.dtype == dtype and np.array_equal(got, ref)
+        flat = [0, X.size - 1, 511, 512, 1023 * widths[0] + 5, X.size // 2, X.size - 513]
+        for k, bad in zip(flat, [np.nan, np.inf, -np.inf] * 3):
+            Xb = X.copy()
+            Xb.flat[k] = bad
+            with pytest.raises(ValueError, match="X contains NaN or infinity"):
+                backend.forward(coefs, intercepts, Xb, "logistic", "softmax", check_finite=True)
+            # unchecked, the value simply flows through
+            out = backend.forward(coefs, intercepts, Xb, "logistic", "softmax")
+            assert out.shape == ref.shape
+    assert np.array_equal(X, X_orig)
+
+
 @requires_native
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 def test_two_thread_epoch_matches_one_thread(dtype):

@@ -25,8 +25,10 @@ def forward(coefs, intercepts, X, *, activation="logistic", out_activation="soft
     """
     v.check_activations(activation, out_activation)
     W, b, dtype = v.check_params(coefs, intercepts)
-    X = v.check_X(X, W[0].shape[0], dtype)
-    return impl.forward(W, b, X, activation, out_activation)
+    # NaN and infinity: found by the forward pass as it reads X (the same
+    # ValueError as check_X's, without a pass over X of its own)
+    X = v.check_X(X, W[0].shape[0], dtype, finite=False)
+    return impl.forward(W, b, X, activation, out_activation, check_finite=True)
 
 
 def loss_and_grad(coefs, intercepts, X, Y, *, activation="logistic",

@@ -17,7 +17,8 @@ OUT_ACTIVATIONS: Tuple[str, ...]   # ("identity", "logistic", "softmax")
 SOLVERS: Tuple[str, ...]           # ("sgd", "adam")
 
 def forward(coefs: Sequence[np.ndarray], intercepts: Sequence[np.ndarray],
-            X: np.ndarray, activation: str, out_activation: str) -> np.ndarray: ...
+            X: np.ndarray, activation: str, out_activation: str,
+            check_finite: bool = False) -> np.ndarray: ...
 
 def loss_and_grad(coefs: Sequence[np.ndarray], intercepts: Sequence[np.ndarray],
                   X: np.ndarray, Y: np.ndarray, activation: str, out_activation: str,

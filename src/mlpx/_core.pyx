@@ -29,6 +29,7 @@ cdef extern from "mlpx.h" nogil:
         MLPX_OK
         MLPX_ENOMEM
         MLPX_ENOBLAS
+        MLPX_ENONFINITE
 
     ctypedef struct mlpx_net:
         int n_layers
@@ -50,10 +51,10 @@ cdef extern from "mlpx.h" nogil:
 
     int mlpx_forward_f(const mlpx_net *net, const float **coefs,
                        const float **intercepts, const float *X, int64_t N,
-                       float *P)
+                       float *P, int check_finite)
     int mlpx_forward_d(const mlpx_net *net, const double **coefs,
                        const double **intercepts, const double *X, int64_t N,
-                       double *P)
+                       double *P, int check_finite)
     int mlpx_loss_and_grad_f(const mlpx_net *net, const float **coefs,
                              const float **intercepts, const float *X,
                              const float *Y, const float *sw, int64_t N,
@@ -307,8 +308,12 @@ cdef _require_blas():
 
 # ---------------------------------------------------------------- functions
 
-def forward(coefs, intercepts, X, activation, out_activation):
-    """Output of the last layer: P = f_K(... f(X @ W_0 + b_0) ... @ W_K + b_K)."""
+def forward(coefs, intercepts, X, activation, out_activation, check_finite=False):
+    """Output of the last layer: P = f_K(... f(X @ W_0 + b_0) ... @ W_K + b_K).
+
+    check_finite: X is checked for NaN and infinity on the way (each block of
+    rows just before its GEMMs read it: no separate pass over X); ValueError
+    if it holds any."""
     coefs, intercepts = _layers("coefs", coefs), _layers("intercepts", intercepts)
     cdef _Net net = _check_net(coefs, intercepts, X, activation, out_activation)
     _require_blas()
@@ -319,16 +324,18 @@ def forward(coefs, intercepts, X, activation, out_activation):
         return P
     cdef void *x = _matrix("X", X, net.dtype(), N, net.widths[0])
     cdef void *p = _matrix("P", P, net.dtype(), N, net.widths[K])
-    cdef int status
+    cdef int status, check = 1 if check_finite else 0
     with nogil:
         if net.f64:
             status = mlpx_forward_d(&net.net, <const double **>net.W,
                                     <const double **>net.b, <const double *>x, N,
-                                    <double *>p)
+                                    <double *>p, check)
         else:
             status = mlpx_forward_f(&net.net, <const float **>net.W,
                                     <const float **>net.b, <const float *>x, N,
-                                    <float *>p)
+                                    <float *>p, check)
+    if status == MLPX_ENONFINITE:
+        raise ValueError("X contains NaN or infinity")
     _raise_status(status)
     return P
 

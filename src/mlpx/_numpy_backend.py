@@ -84,8 +84,12 @@ def _loss(P, Y, out_activation, sample_weight):
     return float(-np.average(terms, weights=sample_weight, axis=0).sum())
 
 
-def forward(coefs, intercepts, X, activation, out_activation):
-    """Output of the last layer: P = f_K(... f(X @ W_0 + b_0) ... @ W_K + b_K)."""
+def forward(coefs, intercepts, X, activation, out_activation, check_finite=False):
+    """Output of the last layer: P = f_K(... f(X @ W_0 + b_0) ... @ W_K + b_K).
+
+    check_finite: ValueError if X holds a NaN or an infinity."""
+    if check_finite and not np.isfinite(X).all():
+        raise ValueError("X contains NaN or infinity")
     return _forward_all(coefs, intercepts, X, activation, out_activation)[-1]
 
 

@@ -89,7 +89,9 @@ def check_params(coefs, intercepts):
     return [c_aligned(w, dtype) for w in W], [c_aligned(c, dtype) for c in b], dtype
 
 
-def check_X(X, n_in, dtype, name="X"):
+def check_X(X, n_in, dtype, name="X", finite=True):
+    """X as a C-contiguous array of dtype, after its checks; finite=False
+    leaves NaN and infinity to the caller (forward's check_finite)."""
     X = _as_array(X, name)
     if X.ndim != 2:
         raise ValueError(
@@ -106,7 +108,8 @@ def check_X(X, n_in, dtype, name="X"):
         raise TypeError(
             f"{name} is {X.dtype} but the coefs are {dtype}; convert one to match"
         )
-    _finite(X, name)
+    if finite:
+        _finite(X, name)
     return c_aligned(X, dtype)
 
 
