@@ -124,13 +124,16 @@ static int S(fold_step)(const mlpx_optim *opt, double alpha, int last)
  *   1. rows: each member gathers, runs forward, loss and output error for
  *      its half of the batch's rows, and the errors back through the
  *      layers, D_i = (D_{i+1} W_i^T) f'(Z_i), into buffers of their own
- *      (Z_i stays: the weight gradients need it);
- *   2. weights: each member updates rows [f0, f1) of every W_i from the
- *      whole batch, W_i[f0:f1] <- step(Z_i[:, f0:f1]^T D_{i+1}), and the
+ *      (Z_i stays: the weight gradients need it); under the partial
+ *      scheme (S(team_by_rows)) also its rows' gradients P_i = Z_i^T D_{i+1}
+ *      and column sums of D_{i+1};
+ *   2. weights: each member updates rows [f0, f1) of every W_i, by rows
+ *      from the whole batch, W_i[f0:f1] <- step(Z_i[:, f0:f1]^T D_{i+1}),
+ *      or from the two members' partial gradients added, and the
  *      intercepts of every other layer.
  * Same formulas as the single-thread loop; sums split in two (the loss, the
- * sample weights, ||W||^2) are added in a fixed order, so results do not
- * depend on timing. */
+ * sample weights, ||W||^2, the partial gradients) are added in a fixed
+ * order, so results do not depend on timing. */
 typedef struct {
     double part, s, sq; /* loss x weight, weight of the member's rows; ||W||^2 */
     char pad[64 - 3 * sizeof(double)];
@@ -145,6 +148,8 @@ typedef struct {
     double alpha, sq0, total;
     const mlpx_optim *opt;
     REAL **Z, **D, **dW, **db, **rows; /* rows: 2 x (K + 1) per-member views */
+    int by_rows;    /* the weight phase's scheme (S(team_by_rows)) */
+    REAL **P, **pb; /* member t's partial gradients of layer i: P[t K + i], pb[t K + i] */
     REAL *xb, *swb;
     mlpx_barrier bar;
     int ready, finished; /* the helper waits to be invited; the epoch is done */
@@ -200,6 +205,21 @@ static void S(team_rows)(S(team_args) *a, int t, int64_t start, int64_t nb)
             Dn = Di;
         }
     }
+    /* the weight gradients of the member's own rows, for the weight phase
+     * when it does not read the rows themselves */
+    for (int i = 0; i < K && !a->by_rows; i++) {
+        const int64_t F = w[i], O = w[i + 1];
+        REAL *P = a->P[t * K + i], *pb = a->pb[t * K + i];
+        if (n == 0) {
+            memset(P, 0, (size_t)(F * O) * sizeof(REAL));
+            memset(pb, 0, (size_t)O * sizeof(REAL));
+            continue;
+        }
+        const REAL *Zin = i == 0 ? x + r0 * n_in : Zt[i];
+        const REAL *Dn = i + 1 == K ? Zt[K] : a->D[i + 1] + r0 * O;
+        S(mlpx_gemm)(1, 0, F, O, n, 1, Zin, F, Dn, O, 0, P, O);
+        S(mlpx_column_sums)(pb, Dn, n, O);
+    }
     a->slot[t].part = part;
     a->slot[t].s = s_t;
 }
@@ -216,29 +236,75 @@ static void S(team_weights)(S(team_args) *a, int t, int64_t start, int64_t nb, R
     const int64_t *w = net->widths;
     const REAL lr = (REAL)opt->lr;
     const int fold = S(fold_step)(opt, a->alpha, start + nb >= a->N);
-    const REAL *x = a->order ? a->xb : a->X + start * w[0];
     double sq_t = 0;
+    if (a->by_rows) {
+        const REAL *x = a->order ? a->xb : a->X + start * w[0];
+        for (int i = 0; i < K; i++) {
+            const int64_t F = w[i], O = w[i + 1];
+            const int64_t f0 = t ? F / 2 : 0, f1 = t ? F : F / 2;
+            const REAL *Zin = i == 0 ? x : a->Z[i];
+            const REAL *Dn = i + 1 == K ? a->Z[K] : a->D[i + 1];
+            REAL *Wi = a->coefs[i];
+            if (f1 > f0 && fold) {
+                S(mlpx_gemm)(1, 0, f1 - f0, O, nb, -(lr / s_b), Zin + f0, F, Dn, O,
+                             1 - lr * (REAL)a->alpha / s_b, Wi + f0 * O, O);
+                if (a->alpha != 0) sq_t += S(mlpx_sum_squares)(Wi + f0 * O, (f1 - f0) * O);
+            } else if (f1 > f0) {
+                S(mlpx_gemm)(1, 0, f1 - f0, O, nb, 1, Zin + f0, F, Dn, O, 0, a->dW[i] + f0 * O,
+                             O);
+                sq_t += S(step_coefs)(opt, K, i, Wi, a->dW[i], a->state, f0 * O, f1 * O,
+                                      a->alpha, s_b, lr_t);
+            }
+            if ((i & 1) == t) {
+                S(mlpx_column_sums)(a->db[i], Dn, nb, O);
+                S(step_intercepts)(opt, K, i, a->intercepts[i], a->db[i], a->state, O, s_b,
+                                   lr_t);
+            }
+        }
+        a->slot[t].sq = sq_t;
+        return;
+    }
     for (int i = 0; i < K; i++) {
         const int64_t F = w[i], O = w[i + 1];
-        const int64_t f0 = t ? F / 2 : 0, f1 = t ? F : F / 2;
-        const REAL *Zin = i == 0 ? x : a->Z[i];
-        const REAL *Dn = i + 1 == K ? a->Z[K] : a->D[i + 1];
-        REAL *Wi = a->coefs[i];
-        if (f1 > f0 && fold) {
-            S(mlpx_gemm)(1, 0, f1 - f0, O, nb, -(lr / s_b), Zin + f0, F, Dn, O,
-                         1 - lr * (REAL)a->alpha / s_b, Wi + f0 * O, O);
-            if (a->alpha != 0) sq_t += S(mlpx_sum_squares)(Wi + f0 * O, (f1 - f0) * O);
-        } else if (f1 > f0) {
-            S(mlpx_gemm)(1, 0, f1 - f0, O, nb, 1, Zin + f0, F, Dn, O, 0, a->dW[i] + f0 * O, O);
-            sq_t += S(step_coefs)(opt, K, i, Wi, a->dW[i], a->state, f0 * O, f1 * O, a->alpha,
-                                  s_b, lr_t);
+        const int64_t j0 = (t ? F / 2 : 0) * O, j1 = (t ? F : F / 2) * O;
+        const REAL *P0 = a->P[i], *P1 = a->P[K + i];
+        REAL *Wi = a->coefs[i], *g = a->dW[i];
+        for (int64_t j = j0; j < j1; j++) g[j] = P0[j] + P1[j];
+        if (j1 > j0 && fold) {
+            const REAL beta = 1 - lr * (REAL)a->alpha / s_b, c = -(lr / s_b);
+            for (int64_t j = j0; j < j1; j++) Wi[j] = beta * Wi[j] + c * g[j];
+            if (a->alpha != 0) sq_t += S(mlpx_sum_squares)(Wi + j0, j1 - j0);
+        } else if (j1 > j0) {
+            sq_t += S(step_coefs)(opt, K, i, Wi, g, a->state, j0, j1, a->alpha, s_b, lr_t);
         }
         if ((i & 1) == t) {
-            S(mlpx_column_sums)(a->db[i], Dn, nb, O);
+            const REAL *b0 = a->pb[i], *b1 = a->pb[K + i];
+            for (int64_t o = 0; o < O; o++) a->db[i][o] = b0[o] + b1[o];
             S(step_intercepts)(opt, K, i, a->intercepts[i], a->db[i], a->state, O, s_b, lr_t);
         }
     }
     a->slot[t].sq = sq_t;
+}
+
+/* The weight phase's scheme, fixed by the shapes (so results depend on
+ * nothing else). By rows: member t steps rows [f0, f1) of every W_i from
+ * the whole batch, reading the other member's half of the batch's Z_i and
+ * D_{i+1} (B/2 sum (n_i + n_{i+1}) values that cross between the cores).
+ * Else by partial gradients: each member also computes the gradients of
+ * its own rows in phase 1 (a full n_i x n_{i+1} GEMM output, k = B/2), and
+ * the weight phase adds the two (sum n_i n_{i+1} values written, added and
+ * half of them crossing). The second when it touches fewer values, as on
+ * 30-32-1 at batch 64 (992 against 3040; train_epoch 1.37-1.53 -> 1.25x
+ * the GEMM-only bound); not on 64-64-10 at batch 32 (4736 against 3232;
+ * 1.22-1.24 -> 1.37-1.62x when tried). */
+static int S(team_by_rows)(const mlpx_net *net, int64_t B)
+{
+    double whole = 0, rows = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        whole += (double)net->widths[i] * (double)net->widths[i + 1];
+        rows += (double)(net->widths[i] + net->widths[i + 1]);
+    }
+    return whole >= (double)(B / 2) * rows;
 }
 
 /* Member 0 runs the first MLPX_TEAM_CAL batches alone (both halves, one
@@ -371,10 +437,14 @@ static int S(train_epoch_team)(const mlpx_net *net, REAL *const *coefs,
      * gathered X and sw batches */
     int64_t size = 0;
     for (int i = 1; i <= K; i++) size += B * w[i] * (i < K ? 2 : 1);
-    for (int i = 0; i < K; i++) size += w[i] * w[i + 1] + w[i + 1];
+    int64_t nparam = 0;
+    for (int i = 0; i < K; i++) nparam += w[i] * w[i + 1] + w[i + 1];
+    /* the members' partial gradients, each 64 bytes apart */
+    const int64_t pad = 64 / (int64_t)sizeof(REAL);
+    size += nparam + 2 * (nparam + pad);
     size += B * (w[0] + 1);
     REAL *buf = malloc((size_t)size * sizeof(REAL));
-    REAL **ptrs = malloc((size_t)(6 * K + 4) * sizeof(REAL *));
+    REAL **ptrs = malloc((size_t)(10 * K + 4) * sizeof(REAL *));
     S(team_args) *a = malloc(sizeof(S(team_args)));
     if (!buf || !ptrs || !a) {
         free(buf);
@@ -386,7 +456,8 @@ static int S(train_epoch_team)(const mlpx_net *net, REAL *const *coefs,
                         .state = state, .X = X, .Y = Y, .sw = sw, .order = order,
                         .N = N, .B = B, .alpha = alpha, .opt = opt, .Z = ptrs,
                         .D = ptrs + K + 1, .dW = ptrs + 2 * K + 2,
-                        .db = ptrs + 3 * K + 2, .rows = ptrs + 4 * K + 2};
+                        .db = ptrs + 3 * K + 2, .rows = ptrs + 4 * K + 2,
+                        .P = ptrs + 6 * K + 4, .pb = ptrs + 8 * K + 4};
     REAL *cur = buf;
     a->Z[0] = a->D[0] = a->D[K] = NULL;
     for (int i = 1; i <= K; i++) {
@@ -403,8 +474,18 @@ static int S(train_epoch_team)(const mlpx_net *net, REAL *const *coefs,
         a->db[i] = cur;
         cur += w[i + 1];
     }
+    for (int t = 0; t < 2; t++) {
+        for (int i = 0; i < K; i++) {
+            a->P[t * K + i] = cur;
+            cur += w[i] * w[i + 1];
+            a->pb[t * K + i] = cur;
+            cur += w[i + 1];
+        }
+        cur += pad;
+    }
     a->xb = cur;
     a->swb = cur + B * w[0];
+    a->by_rows = S(team_by_rows)(net, B);
     if (alpha != 0)
         for (int i = 0; i < K; i++) a->sq0 += S(mlpx_sum_squares)(coefs[i], w[i] * w[i + 1]);
     const int status = mlpx_team_run(S(team_member), a);

@@ -273,7 +273,23 @@ EPOCH_SHAPES = [
     (16 * 16 + 5, (5, 7, 3), 16),   # last batch of 5
     (17 * 33 + 1, (9, 12, 1), 33),  # odd halves (16 + 17); last batch of 1 row
     (20 * 20, (6, 10, 8, 4), 20),   # three layers
+    # the same with layers wide for the batch: the weight phase by rows
+    # instead of partial gradients (_team_by_rows)
+    (16 * 17 + 3, (40, 48, 6), 16),
+    (17 * 17 + 1, (24, 40, 32, 5), 17),  # odd halves; last batch of 1 row
 ]
+
+
+def _team_by_rows(widths, batch):
+    """epoch.c's team_by_rows: which scheme a two-thread epoch's weight
+    phase uses (the tests cover both)."""
+    pairs = list(zip(widths[:-1], widths[1:]))
+    return sum(f * o for f, o in pairs) >= (batch // 2) * sum(f + o for f, o in pairs)
+
+
+def test_team_shapes_cover_both_weight_schemes():
+    team = [(w, b) for n, w, b in EPOCH_SHAPES if n // b >= 16 and b >= 16]
+    assert {_team_by_rows(w, b) for w, b in team} == {True, False}
 
 SOLVERS = {
     "sgd": dict(solver="sgd", lr=0.01, momentum=0.0, nesterov=False),
@@ -372,13 +388,15 @@ def test_forward_check_finite(backend, dtype, widths, limit):
 
 @requires_native
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
-def test_two_thread_epoch_matches_one_thread(dtype):
+@pytest.mark.parametrize("widths", [(12, 16, 10), (48, 64, 6)], ids=["partial", "by-rows"])
+def test_two_thread_epoch_matches_one_thread(dtype, widths):
     """Small networks split each batch across two threads when the BLAS may
     use two (its own thread setting decides, so threadpoolctl limits apply);
     the result is the one-thread epoch's up to rounding, and the same bits
-    from run to run."""
+    from run to run, under either scheme of the weight phase."""
     rng = np.random.default_rng(5)
-    widths, n, batch = (12, 16, 10), 40 * 32 + 7, 32
+    n, batch = 40 * 32 + 7, 32
+    assert _team_by_rows(widths, batch) == (widths[0] == 48)
     threadpoolctl = _two_threads(widths, n, batch)
     with threadpoolctl.threadpool_limits(2):
         # too few batches, too few rows per batch, a GEMM too big to share
