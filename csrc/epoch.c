@@ -236,50 +236,34 @@ static void S(team_weights)(S(team_args) *a, int t, int64_t start, int64_t nb, R
     const int64_t *w = net->widths;
     const REAL lr = (REAL)opt->lr;
     const int fold = S(fold_step)(opt, a->alpha, start + nb >= a->N);
+    const REAL *x = a->order ? a->xb : a->X + start * w[0];
+    const REAL c = -(lr / s_b), beta = 1 - lr * (REAL)a->alpha / s_b;
     double sq_t = 0;
-    if (a->by_rows) {
-        const REAL *x = a->order ? a->xb : a->X + start * w[0];
-        for (int i = 0; i < K; i++) {
-            const int64_t F = w[i], O = w[i + 1];
-            const int64_t f0 = t ? F / 2 : 0, f1 = t ? F : F / 2;
-            const REAL *Zin = i == 0 ? x : a->Z[i];
-            const REAL *Dn = i + 1 == K ? a->Z[K] : a->D[i + 1];
-            REAL *Wi = a->coefs[i];
-            if (f1 > f0 && fold) {
-                S(mlpx_gemm)(1, 0, f1 - f0, O, nb, -(lr / s_b), Zin + f0, F, Dn, O,
-                             1 - lr * (REAL)a->alpha / s_b, Wi + f0 * O, O);
-                if (a->alpha != 0) sq_t += S(mlpx_sum_squares)(Wi + f0 * O, (f1 - f0) * O);
-            } else if (f1 > f0) {
-                S(mlpx_gemm)(1, 0, f1 - f0, O, nb, 1, Zin + f0, F, Dn, O, 0, a->dW[i] + f0 * O,
-                             O);
-                sq_t += S(step_coefs)(opt, K, i, Wi, a->dW[i], a->state, f0 * O, f1 * O,
-                                      a->alpha, s_b, lr_t);
-            }
-            if ((i & 1) == t) {
-                S(mlpx_column_sums)(a->db[i], Dn, nb, O);
-                S(step_intercepts)(opt, K, i, a->intercepts[i], a->db[i], a->state, O, s_b,
-                                   lr_t);
-            }
-        }
-        a->slot[t].sq = sq_t;
-        return;
-    }
     for (int i = 0; i < K; i++) {
         const int64_t F = w[i], O = w[i + 1];
-        const int64_t j0 = (t ? F / 2 : 0) * O, j1 = (t ? F : F / 2) * O;
+        const int64_t f0 = t ? F / 2 : 0, f1 = t ? F : F / 2, j0 = f0 * O, j1 = f1 * O;
+        const REAL *Zin = i == 0 ? x : a->Z[i];
+        const REAL *Dn = i + 1 == K ? a->Z[K] : a->D[i + 1];
         const REAL *P0 = a->P[i], *P1 = a->P[K + i];
         REAL *Wi = a->coefs[i], *g = a->dW[i];
-        for (int64_t j = j0; j < j1; j++) g[j] = P0[j] + P1[j];
+        if (j1 > j0 && a->by_rows && fold) /* the step inside the GEMM */
+            S(mlpx_gemm)(1, 0, f1 - f0, O, nb, c, Zin + f0, F, Dn, O, beta, Wi + j0, O);
+        else if (j1 > j0 && a->by_rows)
+            S(mlpx_gemm)(1, 0, f1 - f0, O, nb, 1, Zin + f0, F, Dn, O, 0, g + j0, O);
+        else
+            for (int64_t j = j0; j < j1; j++) g[j] = P0[j] + P1[j];
         if (j1 > j0 && fold) {
-            const REAL beta = 1 - lr * (REAL)a->alpha / s_b, c = -(lr / s_b);
-            for (int64_t j = j0; j < j1; j++) Wi[j] = beta * Wi[j] + c * g[j];
+            if (!a->by_rows)
+                for (int64_t j = j0; j < j1; j++) Wi[j] = beta * Wi[j] + c * g[j];
             if (a->alpha != 0) sq_t += S(mlpx_sum_squares)(Wi + j0, j1 - j0);
         } else if (j1 > j0) {
             sq_t += S(step_coefs)(opt, K, i, Wi, g, a->state, j0, j1, a->alpha, s_b, lr_t);
         }
         if ((i & 1) == t) {
-            const REAL *b0 = a->pb[i], *b1 = a->pb[K + i];
-            for (int64_t o = 0; o < O; o++) a->db[i][o] = b0[o] + b1[o];
+            if (a->by_rows)
+                S(mlpx_column_sums)(a->db[i], Dn, nb, O);
+            else
+                for (int64_t o = 0; o < O; o++) a->db[i][o] = a->pb[i][o] + a->pb[K + i][o];
             S(step_intercepts)(opt, K, i, a->intercepts[i], a->db[i], a->state, O, s_b, lr_t);
         }
     }
