@@ -26,20 +26,28 @@ CC_FLAGS = ["-O2", "-shared", "-fPIC"]
 _lib = None
 
 
+def compile_shared(source, extra=()):
+    """Compile a C file of this folder into a shared library (once per
+    source version and flags, in the temp folder) and load it."""
+    flags = [*CC_FLAGS, *extra]
+    with open(source, "rb") as f:
+        digest = hashlib.sha1(f.read() + " ".join(flags).encode()).hexdigest()[:12]
+    name = os.path.splitext(os.path.basename(source))[0].replace("_", "-")
+    out = os.path.join(tempfile.gettempdir(), f"mlpx-bench-{name}-{digest}.so")
+    if not os.path.exists(out):
+        cc = os.environ.get("CC", "cc")
+        tmp = out + f".{os.getpid()}.tmp"
+        subprocess.run([cc, *CC_FLAGS, source, "-o", tmp, *extra], check=True)
+        os.replace(tmp, out)
+    return ctypes.CDLL(out)
+
+
 def compile_bound():
     """Compile gemm_bound.c (once per source version) and load it."""
     global _lib
     if _lib is not None:
         return _lib
-    with open(SOURCE, "rb") as f:
-        digest = hashlib.sha1(f.read() + " ".join(CC_FLAGS).encode()).hexdigest()[:12]
-    out = os.path.join(tempfile.gettempdir(), f"mlpx-bench-gemm-bound-{digest}.so")
-    if not os.path.exists(out):
-        cc = os.environ.get("CC", "cc")
-        tmp = out + f".{os.getpid()}.tmp"
-        subprocess.run([cc, *CC_FLAGS, SOURCE, "-o", tmp], check=True)
-        os.replace(tmp, out)
-    lib = ctypes.CDLL(out)
+    lib = compile_shared(SOURCE)
     i64, vp = ctypes.c_int64, ctypes.c_void_p
     for suffix in ("s32", "s64", "d32", "d64"):
         fn = getattr(lib, f"bound_epochs_{suffix}")

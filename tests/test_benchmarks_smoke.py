@@ -61,3 +61,11 @@ def test_bound_selfcheck_all_dtypes():
         b = Bound(p, (9, 7, 5, 3), dtype, 32, X, X[:10])
         assert b.selfcheck()
         assert b.gemms_per_epoch() == 3 * (3 * 3 - 1)
+
+
+def test_core_latency_probe():
+    """benchmarks.corelat compiles and measures a positive, finite round trip."""
+    from benchmarks import corelat
+
+    ns = corelat.roundtrip_ns(2000)
+    assert math.isfinite(ns) and 0 < ns < 1e7
