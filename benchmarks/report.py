@@ -195,8 +195,6 @@ def run_training(workers, keys, quick, repeats, sample_seconds, results, settle,
             for name in order:
                 w, k = workers[name], entry["k"][name]
                 time.sleep(settle)       # let the previous system's pool threads stop spinning
-                if "corelat_ns" not in rnd:  # the machine's phase, on a settled machine
-                    rnd["corelat_ns"] = _corelat()
                 try:
                     if est[name] < 0.05:
                         w.call(cmd="train", k=1)            # cheap per-round warm-up
@@ -223,7 +221,6 @@ def run_training(workers, keys, quick, repeats, sample_seconds, results, settle,
         for x in rounds:
             x["used"] = any(x is u for u in used)
         entry["rounds_used"], entry["rounds_run"] = len(used), len(rounds)
-        entry["corelat_ns"] = [x["corelat_ns"] for x in used if x.get("corelat_ns")]
         entry["rounds_clean"] = len(clean)
         entry["other_load_cores"] = (float(np.mean([v for x in used for v in x["other"].values()]))
                                      if used else None)
@@ -243,24 +240,7 @@ def run_training(workers, keys, quick, repeats, sample_seconds, results, settle,
         log(f"  s/epoch: {line}")
         log(f"  rounds: {len(used)} used of {len(rounds)} run ({len(clean)} quiet: bound within "
             f"{noise:.0%} of its best); in the used samples: run delay "
-            f"{entry['run_delay'] or 0:.3f}, other processes {entry['other_load_cores'] or 0:.2f} cores"
-            f"{_corelat_text(entry)}")
-
-
-def _corelat():
-    """The core-to-core round trip now (benchmarks/corelat.py), in ns, or
-    None: the VM's near (60-160 ns) or far (320-410 ns) phase, which moves
-    mlpx's two-thread epochs (benchmarks/README.md)."""
-    try:
-        from .corelat import roundtrip_ns
-        return roundtrip_ns(50_000)
-    except Exception:  # noqa: BLE001 - a diagnostic; no compiler, no value
-        return None
-
-
-def _corelat_text(entry):
-    v = entry.get("corelat_ns") or []
-    return f", core round trip {min(v):.0f}-{max(v):.0f} ns" if v else ""
+            f"{entry['run_delay'] or 0:.3f}, other processes {entry['other_load_cores'] or 0:.2f} cores")
 
 
 def run_memory(quick, results, systems):
@@ -488,17 +468,13 @@ def render_markdown(results):
         c = results["configs"][k]
         if c.get("rounds_run"):
             parts.append(f"{k}: {c['rounds_used']} of {c['rounds_run']} used ({c['rounds_clean']} quiet), "
-                         f"run delay {c.get('run_delay') or 0:.3f} s/s, others {c.get('other_load_cores') or 0:.2f} cores"
-                         f"{_corelat_text(c)}")
+                         f"run delay {c.get('run_delay') or 0:.3f} s/s, others {c.get('other_load_cores') or 0:.2f} cores")
     if parts:
         out.append(f"Rounds: a round is quiet when the GEMM-only bound, timed in that round, is within "
                    f"{meta.get('noise', 0.2):.0%} of its best time over all rounds (this shared VM has "
                    "minutes-long slow phases, 1.5-3x, with no other process visible); up to "
                    f"{meta.get('extra_rounds', 0)} extra rounds are run to collect {meta['repeats']} quiet ones, "
-                   "else the quietest are used. Core round trip: a cache line passed between two "
-                   "threads before the first sample of each used round (`benchmarks/corelat.py`; 60-160 ns while "
-                   "the host keeps the two virtual CPUs close, 320-410 ns while it keeps them apart, "
-                   "when mlpx's two-thread epochs are slower). " + "; ".join(parts) + ".\n")
+                   "else the quietest are used. " + "; ".join(parts) + ".\n")
     out.append("Ratios below are medians over rounds of the ratio within each round "
                "(systems of one round run seconds apart, so load drifts cancel); "
                "they can differ a little from the ratio of the medians above.\n")
