@@ -117,10 +117,11 @@ static int S(fold_step)(const mlpx_optim *opt, double alpha, int last)
            (alpha == 0 || sizeof(REAL) == sizeof(double));
 }
 
-/* ---- The epoch on a team of two (team.c) ----
+/* ---- The epoch on a team of two (team.c), by rows ----
  * For networks so small that the BLAS runs each GEMM on one thread
  * (mlpx_epoch_threads), the batch is shared by the caller (member 0) and a helper
- * (member 1), with two barriers per batch:
+ * (member 1). With one hidden layer, the members split its units (see
+ * S(units_member) below); else the batch's rows, with two barriers per batch:
  *   1. rows: each member gathers, runs forward, loss and output error for
  *      its half of the batch's rows, and the errors back through the
  *      layers, D_i = (D_{i+1} W_i^T) f'(Z_i), into buffers of their own
@@ -309,17 +310,19 @@ static int S(team_by_rows)(const mlpx_net *net, int64_t B)
 #define MLPX_TEAM_WAIT 3
 #define MLPX_TEAM_RETRY 32
 
-/* Member 1: wait for an invitation newer than `seen`, or the end. */
-static int64_t S(team_invited)(S(team_args) *a, int64_t seen, int64_t *start)
+/* Member 1: wait for an invitation (*gen) newer than `seen`, or the end
+ * (*finished); *start <- the invitation's first row (*go). */
+static int64_t S(team_invited)(int64_t *gen, int64_t *go, int *finished, int64_t seen,
+                               int64_t *start)
 {
     const int64_t since = mlpx_now_ns();
     for (;;) {
-        const int64_t gen = mlpx_team_take(&a->gen, 0);
-        if (gen != seen) {
-            *start = mlpx_team_take(&a->go, 0);
-            return gen;
+        const int64_t g = mlpx_team_take(gen, 0);
+        if (g != seen) {
+            *start = mlpx_team_take(go, 0);
+            return g;
         }
-        if (mlpx_team_flag(&a->finished, 0)) return -1;
+        if (mlpx_team_flag(finished, 0)) return -1;
         mlpx_team_pause(since);
     }
 }
@@ -335,7 +338,7 @@ static void S(team_member)(void *arg, int t)
     int64_t invite_at = 0, retry = MLPX_TEAM_RETRY;
     if (t == 1) {
         mlpx_team_flag(&a->ready, 1);
-        if ((gen = S(team_invited)(a, 0, &first)) < 0) return;
+        if ((gen = S(team_invited)(&a->gen, &a->go, &a->finished, 0, &first)) < 0) return;
         together = 1;
     }
     for (int64_t start = first; start < N; start += B) {
@@ -343,7 +346,8 @@ static void S(team_member)(void *arg, int t)
         const int64_t t0 = t == 0 ? mlpx_now_ns() : 0;
         /* a dismissal is written before a barrier and read after it */
         if (t == 1 && mlpx_team_take(&a->dismissed, 0) == gen) {
-            if ((gen = S(team_invited)(a, gen, &start)) < 0) return;
+            if ((gen = S(team_invited)(&a->gen, &a->go, &a->finished, gen, &start)) < 0)
+                return;
             start -= B; /* the loop adds it back */
             continue;
         }
@@ -480,6 +484,349 @@ static int S(train_epoch_team)(const mlpx_net *net, REAL *const *coefs,
     return status == 0 ? MLPX_OK : -1;
 }
 
+/* ---- The epoch on a team of two, by hidden units (one hidden layer) ----
+ * For K == 2 the members split the n_1 hidden units instead of the batch's
+ * rows: member t owns units [u0, u0 + h) (those columns of W_0, rows of
+ * W_1, entries of b_0, and their optimizer state, in packs of its own,
+ * copied in before the epoch and out after it), and member 0 owns b_1.
+ * One barrier per batch:
+ *   A. each member gathers the whole batch (X rows, sw), forms its units'
+ *      Z_t = f(X W_0[:, u] + b_0[u]) and its share of the output layer,
+ *      Q_t = Z_t W_1[u, :]; member 0 also takes a copy of b_1;
+ *   B. each member forms H = Q_0 + Q_1, the output activation, loss and
+ *      error D = (P - Y) sw (mlpx_output_loss, with the copy of b_1), then
+ *      D_t = (D W_1[u]^T) f'(Z_t) and steps its own parameters: W_1[u]
+ *      from Z_t^T D, W_0[:, u] from X^T D_t, b_0[u] from sum D_t; member 0
+ *      also b_1 from sum D.
+ * So 2 B n_2 values cross between the cores per batch (128 on 30-32-1 at
+ * batch 64, against 992 for the partial gradients and 3040 by rows), for
+ * the gather and the output loss done by both. Q, the copy of b_1 and the
+ * members' ||W||^2 are kept per batch parity: a member one phase ahead of
+ * the other writes the other parity. Alone, member 0 runs A and B of both
+ * members (the same numbers). */
+typedef struct {
+    int64_t u0, h;
+    REAL *coefs[2], *b0, *state[8]; /* the pack; state indexed as mlpx_train_epoch's */
+    REAL *xb, *swb, *Z, *D, *H, *g[2], *db0, *db1;
+    const REAL *x, *sw; /* the batch's X rows and weights (its own gather, or member 0's) */
+    double s;           /* the batch's weight */
+} S(units_pack);
+
+typedef struct {
+    double sq[2]; /* ||W||^2 of the member's coefs after the batch, by parity */
+    char pad[64 - 2 * sizeof(double)];
+} S(units_slot);
+
+typedef struct {
+    const mlpx_net *net;
+    REAL *const *intercepts, *const *state;
+    const REAL *X, *Y, *sw;
+    const int64_t *order;
+    int64_t N, B;
+    double alpha, sq0, total;
+    const mlpx_optim *opt;
+    S(units_pack) m[2];
+    REAL *Q[4], *b1s[2]; /* Q[2 parity + t] (B, n_2); b_1 copies by parity */
+    mlpx_barrier bar;
+    int ready, finished;
+    int64_t gen, go, left, waited;
+    int64_t dismissed; /* the first row of the batch after which member 1 leaves */
+    S(units_slot) slot[2];
+} S(units_args);
+
+/* Phase A of member t on the batch [start, start + nb); own: gather the
+ * batch itself (else member 0's gathered rows are used). */
+static void S(units_a)(S(units_args) *a, int t, int64_t start, int64_t nb, int own)
+{
+    const mlpx_net *net = a->net;
+    S(units_pack) *m = &a->m[t];
+    const int64_t n_in = net->widths[0], O = net->widths[2], h = m->h;
+    const int p = (int)((start / a->B) & 1);
+    const int64_t *idx = a->order ? a->order + start : NULL;
+    if (idx && own) {
+        S(gather_rows)(m->xb, a->X, idx, nb, n_in);
+        if (a->sw) S(gather_rows)(m->swb, a->sw, idx, nb, 1);
+        S(prefetch_rows)(a->Y, idx, nb, O);
+    }
+    m->x = idx ? a->m[own ? t : 0].xb : a->X + start * n_in;
+    m->sw = a->sw ? (idx ? a->m[own ? t : 0].swb : a->sw + start) : NULL;
+    double s = 0;
+    if (m->sw)
+        for (int64_t r = 0; r < nb; r++) s += (double)m->sw[r];
+    else
+        s = (double)nb;
+    m->s = s;
+    S(mlpx_gemm)(0, 0, nb, h, n_in, 1, m->x, n_in, m->coefs[0], h, 0, m->Z, h);
+    S(mlpx_bias_act)(m->Z, m->b0, nb, h, net->activation);
+    S(mlpx_gemm)(0, 0, nb, O, h, 1, m->Z, h, m->coefs[1], O, 0, a->Q[2 * p + t], O);
+    if (t == 0) memcpy(a->b1s[p], a->intercepts[1], (size_t)O * sizeof(REAL));
+}
+
+/* Phase B of member t: the output error (into its H; or D, the error
+ * member 0 formed, when it runs both members alone), then its steps.
+ * Returns the batch's loss (without the penalty), 0 when D was given. */
+static double S(units_b)(S(units_args) *a, int t, int64_t start, int64_t nb,
+                         const REAL *D, double lr_t)
+{
+    const mlpx_net *net = a->net;
+    const mlpx_optim *opt = a->opt;
+    S(units_pack) *m = &a->m[t];
+    const int64_t n_in = net->widths[0], O = net->widths[2], h = m->h;
+    const int p = (int)((start / a->B) & 1);
+    const REAL s_b = (REAL)m->s;
+    double l = 0;
+    if (!D) {
+        const REAL *Q0 = a->Q[2 * p], *Q1 = a->Q[2 * p + 1];
+        for (int64_t j = 0; j < nb * O; j++) m->H[j] = Q0[j] + Q1[j];
+        l = S(mlpx_output_loss)(m->H, a->b1s[p], a->order ? a->Y : a->Y + start * O,
+                                a->order ? a->order + start : NULL, m->sw, nb, O,
+                                net->out_activation);
+        D = m->H;
+    }
+    /* D_t from W_1[u] before its step */
+    if (O == 1) {
+        S(mlpx_outer_deriv)(m->D, m->Z, D, m->coefs[1], nb, h, net->activation);
+    } else {
+        S(mlpx_gemm)(0, 1, nb, h, O, 1, D, O, m->coefs[1], O, 0, m->D, h);
+        S(mlpx_act_deriv)(m->D, m->Z, m->D, nb, h, net->activation);
+    }
+    const int fold = S(fold_step)(opt, a->alpha, start + nb >= a->N);
+    const REAL lr = (REAL)opt->lr, c = -(lr / s_b), beta = 1 - lr * (REAL)a->alpha / s_b;
+    double sq = 0;
+    for (int i = 1; i >= 0; i--) {
+        const int64_t F = i ? h : n_in, Oi = i ? O : h;
+        const REAL *Zin = i ? m->Z : m->x, *Dn = i ? D : m->D;
+        if (fold) {
+            S(mlpx_gemm)(1, 0, F, Oi, nb, c, Zin, F, Dn, Oi, beta, m->coefs[i], Oi);
+            if (a->alpha != 0) sq += S(mlpx_sum_squares)(m->coefs[i], F * Oi);
+        } else {
+            S(mlpx_gemm)(1, 0, F, Oi, nb, 1, Zin, F, Dn, Oi, 0, m->g[i], Oi);
+            sq += S(step_coefs)(opt, 2, i, m->coefs[i], m->g[i], m->state, 0, F * Oi,
+                                a->alpha, s_b, lr_t);
+        }
+    }
+    S(mlpx_column_sums)(m->db0, m->D, nb, h);
+    S(step_intercepts)(opt, 2, 0, m->b0, m->db0, m->state, h, s_b, lr_t);
+    if (t == 0) {
+        S(mlpx_column_sums)(m->db1, D, nb, O);
+        S(step_intercepts)(opt, 2, 1, a->intercepts[1], m->db1, a->state, O, s_b, lr_t);
+    }
+    a->slot[t].sq[p] = sq;
+    return l;
+}
+
+/* The batches of member t; member 0 invites and dismisses member 1 as in
+ * S(team_member), here with one barrier per batch: member 0 decides before
+ * a batch's barrier (from the batch times so far) and member 1, told after
+ * it, finishes that batch's phase B, then leaves (a->left), which member 0
+ * awaits before it runs member 1's share alone. */
+static void S(units_member)(void *arg, int t)
+{
+    S(units_args) *a = (S(units_args) *)arg;
+    const mlpx_optim *opt = a->opt;
+    const int64_t N = a->N, B = a->B;
+    int sense = 0;
+    int64_t gen = 0, start = 0;
+    if (t == 1) {
+        mlpx_team_flag(&a->ready, 1);
+        if ((gen = S(team_invited)(&a->gen, &a->go, &a->finished, 0, &start)) < 0) return;
+        for (; start < N; start += B) {
+            const int64_t nb = N - start < B ? N - start : B;
+            const double lr_t =
+                opt->solver == MLPX_ADAM ? S(adam_lr)(opt, opt->t + start / B + 1) : 0;
+            S(units_a)(a, 1, start, nb, 1);
+            mlpx_team_take(&a->waited, mlpx_barrier_wait(&a->bar, &sense));
+            /* a batch tag, not gen: member 0 may already be deciding on the
+             * next batch while this one reads */
+            const int bye = mlpx_team_take(&a->dismissed, 0) == start;
+            S(units_b)(a, 1, start, nb, NULL, lr_t);
+            if (bye) {
+                mlpx_team_set(&a->left, gen);
+                if ((gen = S(team_invited)(&a->gen, &a->go, &a->finished, gen, &start)) < 0)
+                    return;
+                start -= B; /* the loop adds it back */
+            }
+        }
+        return;
+    }
+    double total = 0;
+    int together = 0, timed_alone = 0, timed_together = 0, await_left = 0;
+    int64_t met = 0, alone_ns = 0, together_ns = 0, prev = 0;
+    int64_t invite_at = 0, retry = MLPX_TEAM_RETRY;
+    for (start = 0; start < N; start += B) {
+        const int64_t nb = N - start < B ? N - start : B;
+        const int64_t t0 = mlpx_now_ns();
+        const int p = (int)((start / B) & 1);
+        const double lr_t =
+            opt->solver == MLPX_ADAM ? S(adam_lr)(opt, opt->t + start / B + 1) : 0;
+        if (!together && timed_alone == MLPX_TEAM_CAL && start >= invite_at &&
+            mlpx_team_flag(&a->ready, 0)) { /* member 1 has left: see below */
+            mlpx_team_set(&a->go, start);
+            gen = mlpx_team_take(&a->gen, 1) + 1; /* publishes go */
+            together = 1;
+            met = t0;
+            timed_together = -2;
+            together_ns = 0;
+            prev = 0;
+            mlpx_team_set(&a->waited, 0);
+        }
+        double l;
+        if (together) {
+            /* the time of the previous batch together, from start to start */
+            int dismiss = 0;
+            if (prev) {
+                if (timed_together < MLPX_TEAM_CAL) {
+                    if (timed_together >= 0) together_ns += t0 - prev;
+                    if (++timed_together == MLPX_TEAM_CAL)
+                        dismiss = 10 * together_ns > 9 * alone_ns;
+                } else {
+                    dismiss = mlpx_team_take(&a->waited, 0) > (t0 - met) / MLPX_TEAM_WAIT;
+                }
+            }
+            if (dismiss) mlpx_team_set(&a->dismissed, start); /* read after the barrier */
+            S(units_a)(a, 0, start, nb, 1);
+            mlpx_team_take(&a->waited, mlpx_barrier_wait(&a->bar, &sense));
+            l = S(units_b)(a, 0, start, nb, NULL, lr_t);
+            prev = nb == B ? t0 : 0;
+            if (dismiss) {
+                together = 0;
+                await_left = 1;
+                invite_at = start + B * retry;
+                retry *= 2;
+            }
+        } else {
+            S(units_a)(a, 0, start, nb, 1);
+            if (await_left) { /* member 1 finishing its last batch */
+                const int64_t since = mlpx_now_ns();
+                while (mlpx_team_take(&a->left, 0) != gen) mlpx_team_pause(since);
+                await_left = 0;
+            }
+            S(units_a)(a, 1, start, nb, 0);
+            l = S(units_b)(a, 0, start, nb, NULL, lr_t);
+            S(units_b)(a, 1, start, nb, a->m[0].H, lr_t);
+            if (nb == B && timed_alone < MLPX_TEAM_CAL) {
+                alone_ns += mlpx_now_ns() - t0;
+                timed_alone++;
+            }
+        }
+        /* the penalty of the parameters the batch started from */
+        if (a->alpha != 0) {
+            const double sq = start == 0 ? a->sq0
+                                         : a->slot[0].sq[!p] + a->slot[1].sq[!p];
+            l += 0.5 * a->alpha * sq / (double)(REAL)a->m[0].s;
+        }
+        total += l * (double)nb;
+    }
+    a->total = total;
+    mlpx_team_flag(&a->finished, 1); /* a helper waiting to be invited */
+}
+
+/* The epoch on a team of two by hidden units (K == 2, n_1 >= 2); -1
+ * (nothing done) when no helper thread can be started, else an
+ * mlpx_status. Arguments as mlpx_train_epoch. */
+static int S(train_epoch_units)(const mlpx_net *net, REAL *const *coefs,
+                                REAL *const *intercepts, const REAL *X, const REAL *Y,
+                                const REAL *sw, const int64_t *order, int64_t N,
+                                int64_t B, double alpha, const mlpx_optim *opt,
+                                REAL *const *state, double *loss)
+{
+    const int64_t *w = net->widths;
+    const int64_t n_in = w[0], n1 = w[1], O = w[2];
+    const int nst = opt->solver == MLPX_ADAM ? 2 : 1; /* state arrays per parameter */
+    /* every member's region and every shared buffer 64-byte aligned */
+    const int64_t al = 64 / (int64_t)sizeof(REAL);
+#define MLPX_UP(n) (((n) + al - 1) / al * al)
+    int64_t size = al + 4 * MLPX_UP(B * O) + 2 * MLPX_UP(O);
+    for (int t = 0; t < 2; t++) {
+        const int64_t h = t ? n1 - n1 / 2 : n1 / 2, np = n_in * h + h + h * O;
+        size += (1 + nst) * MLPX_UP(np) + MLPX_UP(B * n_in) + MLPX_UP(B) +
+                2 * MLPX_UP(B * h) + MLPX_UP(B * O) + MLPX_UP(np) + MLPX_UP(O);
+    }
+    REAL *buf = malloc((size_t)size * sizeof(REAL));
+    S(units_args) *a = malloc(sizeof(S(units_args)));
+    if (!buf || !a) {
+        free(buf);
+        free(a);
+        return MLPX_ENOMEM;
+    }
+    *a = (S(units_args)){.net = net, .intercepts = intercepts, .state = state, .X = X,
+                         .Y = Y, .sw = sw, .order = order, .N = N, .B = B,
+                         .alpha = alpha, .opt = opt, .dismissed = -1};
+    REAL *cur = buf + (al - (int64_t)(((uintptr_t)buf / sizeof(REAL)) % (uintptr_t)al)) % al;
+    for (int j = 0; j < 4; j++, cur += MLPX_UP(B * O)) a->Q[j] = cur;
+    for (int j = 0; j < 2; j++, cur += MLPX_UP(O)) a->b1s[j] = cur;
+    for (int t = 0; t < 2; t++) {
+        S(units_pack) *m = &a->m[t];
+        const int64_t u0 = t ? n1 / 2 : 0, h = t ? n1 - n1 / 2 : n1 / 2;
+        const int64_t np = n_in * h + h + h * O;
+        m->u0 = u0;
+        m->h = h;
+        /* pack: W_0[:, u] (n_in, h), W_1[u] (h, O), b_0[u]; state likewise */
+        for (int k = 0; k <= nst; k++, cur += MLPX_UP(np)) {
+            REAL *W0 = cur, *W1 = cur + n_in * h, *b0 = W1 + h * O;
+            const REAL *sW0 = k ? state[4 * (k - 1)] : coefs[0];
+            const REAL *sW1 = k ? state[4 * (k - 1) + 1] : coefs[1];
+            const REAL *sb0 = k ? state[4 * (k - 1) + 2] : intercepts[0];
+            for (int64_t r = 0; r < n_in; r++)
+                memcpy(W0 + r * h, sW0 + r * n1 + u0, (size_t)h * sizeof(REAL));
+            memcpy(W1, sW1 + u0 * O, (size_t)(h * O) * sizeof(REAL));
+            memcpy(b0, sb0 + u0, (size_t)h * sizeof(REAL));
+            if (k == 0) {
+                m->coefs[0] = W0;
+                m->coefs[1] = W1;
+                m->b0 = b0;
+            } else {
+                m->state[4 * (k - 1)] = W0;
+                m->state[4 * (k - 1) + 1] = W1;
+                m->state[4 * (k - 1) + 2] = b0;
+                m->state[4 * (k - 1) + 3] = state[4 * (k - 1) + 3]; /* b_1: member 0's */
+            }
+        }
+        m->xb = cur;
+        cur += MLPX_UP(B * n_in);
+        m->swb = cur;
+        cur += MLPX_UP(B);
+        m->Z = cur;
+        cur += MLPX_UP(B * h);
+        m->D = cur;
+        cur += MLPX_UP(B * h);
+        m->H = cur;
+        cur += MLPX_UP(B * O);
+        m->g[0] = cur;
+        m->g[1] = cur + n_in * h;
+        m->db0 = m->g[1] + h * O;
+        cur += MLPX_UP(np);
+        m->db1 = cur;
+        cur += MLPX_UP(O);
+    }
+#undef MLPX_UP
+    if (alpha != 0)
+        for (int i = 0; i < 2; i++) a->sq0 += S(mlpx_sum_squares)(coefs[i], w[i] * w[i + 1]);
+    const int status = mlpx_team_run(S(units_member), a);
+    if (status == 0) {
+        *loss = a->total / (double)N;
+        for (int t = 0; t < 2; t++) { /* the packs back */
+            const S(units_pack) *m = &a->m[t];
+            const int64_t u0 = m->u0, h = m->h;
+            for (int k = 0; k <= nst; k++) {
+                const REAL *W0 = k ? m->state[4 * (k - 1)] : m->coefs[0];
+                const REAL *W1 = k ? m->state[4 * (k - 1) + 1] : m->coefs[1];
+                const REAL *b0 = k ? m->state[4 * (k - 1) + 2] : m->b0;
+                REAL *dW0 = k ? state[4 * (k - 1)] : coefs[0];
+                REAL *dW1 = k ? state[4 * (k - 1) + 1] : coefs[1];
+                REAL *db0 = k ? state[4 * (k - 1) + 2] : intercepts[0];
+                for (int64_t r = 0; r < n_in; r++)
+                    memcpy(dW0 + r * n1 + u0, W0 + r * h, (size_t)h * sizeof(REAL));
+                memcpy(dW1 + u0 * O, W1, (size_t)(h * O) * sizeof(REAL));
+                memcpy(db0 + u0, b0, (size_t)h * sizeof(REAL));
+            }
+        }
+    }
+    free(buf);
+    free(a);
+    return status == 0 ? MLPX_OK : -1;
+}
+
 /* Rows visited in `order` (or 0..N-1) in contiguous batches of batch_size,
  * the last holding the rest. Per batch: loss and gradients at the current
  * parameters (mlpx_batch_grad), then one optimizer step in place on coefs,
@@ -499,8 +846,12 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
     const int64_t B = batch_size < N ? batch_size : N;
     const int64_t n_in = w[0], n_out = w[K];
     if (mlpx_epoch_threads(net, N, B) == 2) {
-        const int status = S(train_epoch_team)(net, coefs, intercepts, X, Y, sw, order,
-                                               N, B, alpha, opt, state, loss);
+        const int status =
+            K == 2 && w[1] >= 2
+                ? S(train_epoch_units)(net, coefs, intercepts, X, Y, sw, order, N, B,
+                                       alpha, opt, state, loss)
+                : S(train_epoch_team)(net, coefs, intercepts, X, Y, sw, order, N, B,
+                                      alpha, opt, state, loss);
         if (status >= 0) return status;
     }
 

@@ -269,27 +269,31 @@ EPOCH_SHAPES = [
     (300, (8, 64, 10), 1),          # batch of one row
     (200, (20, 3, 1), 200),
     # small enough for the two-thread epoch (native, when the BLAS has two
-    # threads): >= 16 batches of >= 16 rows
-    (16 * 16 + 5, (5, 7, 3), 16),   # last batch of 5
-    (17 * 33 + 1, (9, 12, 1), 33),  # odd halves (16 + 17); last batch of 1 row
-    (20 * 20, (6, 10, 8, 4), 20),   # three layers
-    # the same with layers wide for the batch: the weight phase by rows
-    # instead of partial gradients (_team_by_rows)
+    # threads): >= 16 batches of >= 16 rows; _team_scheme says how the
+    # members share a batch
+    (16 * 16 + 5, (5, 7, 3), 16),   # units 3 + 4; last batch of 5
+    (17 * 33 + 1, (9, 12, 1), 33),  # one output; last batch of 1 row
     (16 * 17 + 3, (40, 48, 6), 16),
-    (17 * 17 + 1, (24, 40, 32, 5), 17),  # odd halves; last batch of 1 row
+    (16 * 18, (6, 1, 3), 16),       # one hidden unit: rows, partial gradients
+    (20 * 20, (6, 10, 8, 4), 20),   # three layers: rows, partial gradients
+    (17 * 17 + 1, (24, 40, 32, 5), 17),  # rows, weights by rows; odd halves
 ]
 
 
-def _team_by_rows(widths, batch):
-    """epoch.c's team_by_rows: which scheme a two-thread epoch's weight
-    phase uses (the tests cover both)."""
+def _team_scheme(widths, batch):
+    """How epoch.c's two-thread epoch shares a batch: "units" (one hidden
+    layer of >= 2 units: the members split it), else by rows with the
+    weight phase "by-rows" or from "partial" gradients (team_by_rows)."""
+    if len(widths) == 3 and widths[1] >= 2:
+        return "units"
     pairs = list(zip(widths[:-1], widths[1:]))
-    return sum(f * o for f, o in pairs) >= (batch // 2) * sum(f + o for f, o in pairs)
+    whole = sum(f * o for f, o in pairs)
+    return "by-rows" if whole >= (batch // 2) * sum(f + o for f, o in pairs) else "partial"
 
 
-def test_team_shapes_cover_both_weight_schemes():
+def test_team_shapes_cover_every_scheme():
     team = [(w, b) for n, w, b in EPOCH_SHAPES if n // b >= 16 and b >= 16]
-    assert {_team_by_rows(w, b) for w, b in team} == {True, False}
+    assert {_team_scheme(w, b) for w, b in team} == {"units", "by-rows", "partial"}
 
 SOLVERS = {
     "sgd": dict(solver="sgd", lr=0.01, momentum=0.0, nesterov=False),
@@ -314,6 +318,12 @@ def _run_epoch(backend, coefs, intercepts, state, X, Y, sw, order, batch, act, o
 def test_train_epoch_matches_numpy(n, widths, batch, dtype, solver):
     rng = np.random.default_rng(n + batch + len(widths))
     tol = TOL[dtype]
+    if solver == "adam" and dtype == np.float32:
+        # Adam's step m / sqrt(v) turns float32 rounding of a small gradient
+        # into a larger change of the parameter. Seen on 40-48-6 (identity,
+        # logistic): NumPy's float32 run 1.2e-5 from its float64 run, the
+        # native two-thread run 3.5e-6 from it and 1.55e-5 from NumPy's.
+        tol = 3 * tol
     opt = SOLVERS[solver]
     case = 0
     for act in ACTS:
@@ -388,15 +398,17 @@ def test_forward_check_finite(backend, dtype, widths, limit):
 
 @requires_native
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
-@pytest.mark.parametrize("widths", [(12, 16, 10), (48, 64, 6)], ids=["partial", "by-rows"])
-def test_two_thread_epoch_matches_one_thread(dtype, widths):
+@pytest.mark.parametrize("scheme,widths", [("units", (12, 16, 10)), ("units", (30, 33, 1)),
+                                           ("partial", (12, 16, 8, 10)),
+                                           ("by-rows", (48, 64, 32, 6))])
+def test_two_thread_epoch_matches_one_thread(dtype, scheme, widths):
     """Small networks split each batch across two threads when the BLAS may
     use two (its own thread setting decides, so threadpoolctl limits apply);
     the result is the one-thread epoch's up to rounding, and the same bits
-    from run to run, under either scheme of the weight phase."""
+    from run to run, under every way the two share a batch."""
     rng = np.random.default_rng(5)
     n, batch = 40 * 32 + 7, 32
-    assert _team_by_rows(widths, batch) == (widths[0] == 48)
+    assert _team_scheme(widths, batch) == scheme
     threadpoolctl = _two_threads(widths, n, batch)
     with threadpoolctl.threadpool_limits(2):
         # too few batches, too few rows per batch, a GEMM too big to share
@@ -480,12 +492,13 @@ def test_two_callers_share_one_helper_safely():
 
 
 @requires_native
-def test_two_thread_epoch_same_bits_under_contention():
+@pytest.mark.parametrize("widths", [(16, 32, 4), (16, 32, 8, 4)], ids=["units", "rows"])
+def test_two_thread_epoch_same_bits_under_contention(widths):
     """The helper joins, is dismissed and invited again depending on timing
     (here: a busy numpy matmul loop in another thread, OpenBLAS's workers
     spinning); the numbers must not depend on any of it."""
     rng = np.random.default_rng(15)
-    widths, n, batch = (16, 32, 4), 32 * 300, 32
+    n, batch = 32 * 300, 32
     threadpoolctl = _two_threads(widths, n, batch)
     coefs, intercepts = make_net(widths, np.float64, rng)
     X, Y, sw = make_data(n, widths, "softmax", np.float64, rng)
