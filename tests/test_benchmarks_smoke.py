@@ -69,3 +69,19 @@ def test_core_latency_probe():
 
     ns = corelat.roundtrip_ns(2000)
     assert math.isfinite(ns) and 0 < ns < 1e7
+
+
+def test_cross_core_pass_probe():
+    """benchmarks.crosspass times a batch's GEMMs and the one-thread passes
+    after them (positive, finite; the passes change the data in place)."""
+    import numpy as np
+    from benchmarks import crosspass
+
+    a = crosspass._arrays(np.random.default_rng(0))
+    H1 = a["H1"]
+    gemm, first, again = crosspass.batch(a)
+    assert all(math.isfinite(t) and t > 0 for t in (gemm, first, again))
+    np.testing.assert_allclose(H1, (a["X"] @ a["W1"]) * np.float32(0.999) * np.float32(1.001),
+                               rtol=1e-5, atol=1e-5)
+    assert crosspass.batch(a, passes=False)[1:] == (0.0, 0.0)
+
