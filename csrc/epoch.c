@@ -508,13 +508,17 @@ typedef struct {
     int64_t u0, h;
     REAL *coefs[2], *b0, *state[8]; /* the pack; state indexed as mlpx_train_epoch's */
     REAL *xb, *swb, *Z, *D, *H, *g[2], *db0, *db1;
+    REAL *Q[4], *b1s[2]; /* the shared buffers below, read from here */
+    /* written every batch, so kept 64 bytes from the other member's fields */
     const REAL *x, *sw; /* the batch's X rows and weights (its own gather, or member 0's) */
     double s;           /* the batch's weight */
+    char pad[64];
 } S(units_pack);
 
 typedef struct {
-    double sq[2]; /* ||W||^2 of the member's coefs after the batch, by parity */
-    char pad[64 - 2 * sizeof(double)];
+    double sq[2];   /* ||W||^2 of the member's coefs after the batch, by parity */
+    int64_t waited; /* ns the member waited at barriers since the invitation */
+    char pad[64 - 2 * sizeof(double) - sizeof(int64_t)];
 } S(units_slot);
 
 typedef struct {
@@ -525,11 +529,10 @@ typedef struct {
     int64_t N, B;
     double alpha, sq0, total;
     const mlpx_optim *opt;
-    S(units_pack) m[2];
-    REAL *Q[4], *b1s[2]; /* Q[2 parity + t] (B, n_2); b_1 copies by parity */
+    S(units_pack) m[2]; /* Q[2 parity + t] (B, n_2); b1s: b_1 copies by parity */
     mlpx_barrier bar;
     int ready, finished;
-    int64_t gen, go, left, waited;
+    int64_t gen, go, left;
     int64_t dismissed; /* the first row of the batch after which member 1 leaves */
     S(units_slot) slot[2];
 } S(units_args);
@@ -558,8 +561,8 @@ static void S(units_a)(S(units_args) *a, int t, int64_t start, int64_t nb, int o
     m->s = s;
     S(mlpx_gemm)(0, 0, nb, h, n_in, 1, m->x, n_in, m->coefs[0], h, 0, m->Z, h);
     S(mlpx_bias_act)(m->Z, m->b0, nb, h, net->activation);
-    S(mlpx_gemm)(0, 0, nb, O, h, 1, m->Z, h, m->coefs[1], O, 0, a->Q[2 * p + t], O);
-    if (t == 0) memcpy(a->b1s[p], a->intercepts[1], (size_t)O * sizeof(REAL));
+    S(mlpx_gemm)(0, 0, nb, O, h, 1, m->Z, h, m->coefs[1], O, 0, m->Q[2 * p + t], O);
+    if (t == 0) memcpy(m->b1s[p], a->intercepts[1], (size_t)O * sizeof(REAL));
 }
 
 /* Phase B of member t: the output error (into its H; or D, the error
@@ -576,9 +579,9 @@ static double S(units_b)(S(units_args) *a, int t, int64_t start, int64_t nb,
     const REAL s_b = (REAL)m->s;
     double l = 0;
     if (!D) {
-        const REAL *Q0 = a->Q[2 * p], *Q1 = a->Q[2 * p + 1];
+        const REAL *Q0 = m->Q[2 * p], *Q1 = m->Q[2 * p + 1];
         for (int64_t j = 0; j < nb * O; j++) m->H[j] = Q0[j] + Q1[j];
-        l = S(mlpx_output_loss)(m->H, a->b1s[p], a->order ? a->Y : a->Y + start * O,
+        l = S(mlpx_output_loss)(m->H, m->b1s[p], a->order ? a->Y : a->Y + start * O,
                                 a->order ? a->order + start : NULL, m->sw, nb, O,
                                 net->out_activation);
         D = m->H;
@@ -635,7 +638,7 @@ static void S(units_member)(void *arg, int t)
             const double lr_t =
                 opt->solver == MLPX_ADAM ? S(adam_lr)(opt, opt->t + start / B + 1) : 0;
             S(units_a)(a, 1, start, nb, 1);
-            mlpx_team_take(&a->waited, mlpx_barrier_wait(&a->bar, &sense));
+            mlpx_team_take(&a->slot[1].waited, mlpx_barrier_wait(&a->bar, &sense));
             /* a batch tag, not gen: member 0 may already be deciding on the
              * next batch while this one reads */
             const int bye = mlpx_team_take(&a->dismissed, 0) == start;
@@ -668,7 +671,8 @@ static void S(units_member)(void *arg, int t)
             timed_together = -2;
             together_ns = 0;
             prev = 0;
-            mlpx_team_set(&a->waited, 0);
+            mlpx_team_set(&a->slot[0].waited, 0);
+            mlpx_team_set(&a->slot[1].waited, 0); /* member 1 is not in a batch */
         }
         double l;
         if (together) {
@@ -679,13 +683,15 @@ static void S(units_member)(void *arg, int t)
                     if (timed_together >= 0) together_ns += t0 - prev;
                     if (++timed_together == MLPX_TEAM_CAL)
                         dismiss = 10 * together_ns > 9 * alone_ns;
-                } else {
-                    dismiss = mlpx_team_take(&a->waited, 0) > (t0 - met) / MLPX_TEAM_WAIT;
+                } else if ((start / B) % 8 == 0) { /* member 1's count: a line crossing */
+                    const int64_t waited = mlpx_team_take(&a->slot[0].waited, 0) +
+                                           mlpx_team_take(&a->slot[1].waited, 0);
+                    dismiss = waited > (t0 - met) / MLPX_TEAM_WAIT;
                 }
             }
             if (dismiss) mlpx_team_set(&a->dismissed, start); /* read after the barrier */
             S(units_a)(a, 0, start, nb, 1);
-            mlpx_team_take(&a->waited, mlpx_barrier_wait(&a->bar, &sense));
+            mlpx_team_take(&a->slot[0].waited, mlpx_barrier_wait(&a->bar, &sense));
             l = S(units_b)(a, 0, start, nb, NULL, lr_t);
             prev = nb == B ? t0 : 0;
             if (dismiss) {
@@ -753,8 +759,8 @@ static int S(train_epoch_units)(const mlpx_net *net, REAL *const *coefs,
                          .Y = Y, .sw = sw, .order = order, .N = N, .B = B,
                          .alpha = alpha, .opt = opt, .dismissed = -1};
     REAL *cur = buf + (al - (int64_t)(((uintptr_t)buf / sizeof(REAL)) % (uintptr_t)al)) % al;
-    for (int j = 0; j < 4; j++, cur += MLPX_UP(B * O)) a->Q[j] = cur;
-    for (int j = 0; j < 2; j++, cur += MLPX_UP(O)) a->b1s[j] = cur;
+    for (int j = 0; j < 4; j++, cur += MLPX_UP(B * O)) a->m[0].Q[j] = a->m[1].Q[j] = cur;
+    for (int j = 0; j < 2; j++, cur += MLPX_UP(O)) a->m[0].b1s[j] = a->m[1].b1s[j] = cur;
     for (int t = 0; t < 2; t++) {
         S(units_pack) *m = &a->m[t];
         const int64_t u0 = t ? n1 / 2 : 0, h = t ? n1 - n1 / 2 : n1 / 2;
