@@ -10,8 +10,8 @@ median over batches of the four passes of that batch's shapes (here an
 in-place scaling, NumPy's one-thread ufunc) run right after their GEMM
 (``first``) and once more at once, on data now in this core's cache
 (``again``), and the GEMMs' own time with and without those passes between
-them. Measured at 20:03-20:13 on 2026-11-29 (314 samples, a probe before
-each): with near probes the first pass took a median 1.77x the second,
+them. Measured with the script this module packages, at 20:03-20:13 on
+2026-11-29 (314 samples, a fresh probe process before each): with near probes the first pass took a median 1.77x the second,
 with far ones (>= 280 ns) 3.74x, while the GEMMs kept their time
 (0.98-1.01x): the far phases of (a) at batch 2048 are paid in mlpx's
 passes, not in the GEMMs (benchmarks/README.md, "Missed").
