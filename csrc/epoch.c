@@ -281,7 +281,9 @@ static void S(team_weights)(S(team_args) *a, int t, int64_t start, int64_t nb, R
  * half of them crossing). The second when it touches fewer values, as on
  * 30-32-1 at batch 64 (992 against 3040; train_epoch 1.37-1.53 -> 1.25x
  * the GEMM-only bound); not on 64-64-10 at batch 32 (4736 against 3232;
- * 1.22-1.24 -> 1.37-1.62x when tried). */
+ * 1.22-1.24 -> 1.37-1.62x when tried). Both measured before networks of
+ * one hidden layer, these two included, moved to S(units_member); the
+ * rule now decides for deeper ones (and a hidden layer of one unit). */
 static int S(team_by_rows)(const mlpx_net *net, int64_t B)
 {
     double whole = 0, rows = 0;
