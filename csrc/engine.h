@@ -256,6 +256,15 @@ void mlpx_team_pause(int64_t since);
 /* blas.c: the threads the BLAS may use now (its own setting, so
  * OPENBLAS_NUM_THREADS and threadpoolctl limits apply), 1 when unknown. */
 int mlpx_blas_threads(void);
+/* this thread's GEMMs through the local BLAS (when set) or the shared one */
+void mlpx_blas_local(int on);
+/* A local BLAS is set, at one thread, and mlpx has not called a GEMM that
+ * the shared BLAS runs on its threads in the last MLPX_SPIN_NS: OpenBLAS's
+ * worker busy-spins ~0.1 s after such a call, on the core the team's helper
+ * needs (measured: a forward pass of 784-256-128-10 right after a fit at
+ * batch 32 took 32-50 ms on the team, 25-26 ms later or on the shared BLAS). */
+int mlpx_local_ready(void);
+#define MLPX_SPIN_NS 150000000
 
 /* A GEMM of m n k multiply-adds at most this runs on one thread in OpenBLAS
  * (interface/gemm.c: SMP_THRESHOLD_MIN 65536 x GEMM_MULTITHREAD_THRESHOLD 4).
@@ -265,6 +274,15 @@ int mlpx_blas_threads(void);
  * BLAS's own threads). */
 #define MLPX_TEAM_MAX_MNK (2 * 262144.0)
 int64_t mlpx_team_block(const mlpx_net *net);
+int mlpx_team_small(const mlpx_net *net, int64_t B);
+/* Larger networks are shared only through the local BLAS, and only when a
+ * member's half batch has this many forward multiply-adds (784-256-128-10:
+ * batch 32 has 3.8 million, which the shared BLAS's two threads do at
+ * 1.11-1.17x the GEMM-only bound while the team measured 1.07 and 1.78;
+ * batch 256 has 30 million: 1.13-1.16 shared, 1.05-1.06 team). */
+#define MLPX_TEAM_LOCAL_MACS (8.0 * 1024 * 1024)
+/* rows per block of a team's forward pass through the local BLAS */
+#define MLPX_TEAM_LOCAL_ROWS 256
 
 #define MLPX_DECLARE_KERNELS(REAL, S)                                          \
     /* blas.c: row-major C (M, N) = alpha op(A) op(B) + beta C,                \

@@ -10,17 +10,32 @@
 /* optimizer block: values updated before their squares are summed */
 #define MLPX_BLOCK 4096
 
-/* A team pays off only over many batches of small GEMMs: at least 16 rows
- * per batch and 16 batches, every GEMM at most MLPX_TEAM_MAX_MNK, and a
- * BLAS allowed two threads or more. */
+/* every GEMM of a batch of B rows small enough for one thread of the
+ * shared BLAS */
+int mlpx_team_small(const mlpx_net *net, int64_t B)
+{
+    for (int i = 0; i < net->n_layers; i++)
+        if ((double)B * (double)net->widths[i] * (double)net->widths[i + 1] > MLPX_TEAM_MAX_MNK)
+            return 0;
+    return 1;
+}
+
+/* A team pays off over many batches of small GEMMs: at least 16 rows per
+ * batch and 16 batches, every GEMM at most MLPX_TEAM_MAX_MNK, and a BLAS
+ * allowed two threads or more. Larger networks: with a local BLAS, when
+ * each member's half of a batch is at least MLPX_TEAM_LOCAL_MACS
+ * multiply-adds of forward GEMMs and there are two batches or more (each
+ * member then calls the one-thread local BLAS on its own rows; see
+ * "large batches" below). */
 int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size)
 {
     const int64_t B = batch_size < N ? batch_size : N;
-    if (B < 16 || N < 16 * B) return 1;
+    if (B < 16 || mlpx_blas_threads() < 2) return 1;
+    if (mlpx_team_small(net, B)) return N >= 16 * B ? 2 : 1;
+    double macs = 0;
     for (int i = 0; i < net->n_layers; i++)
-        if ((double)B * (double)net->widths[i] * (double)net->widths[i + 1] > MLPX_TEAM_MAX_MNK)
-            return 1;
-    return mlpx_blas_threads() >= 2 ? 2 : 1;
+        macs += (double)(B / 2) * (double)net->widths[i] * (double)net->widths[i + 1];
+    return mlpx_local_ready() && N >= 2 * B && macs >= MLPX_TEAM_LOCAL_MACS ? 2 : 1;
 }
 
 #define MLPX_TEMPLATE "epoch.c"
@@ -118,10 +133,13 @@ static int S(fold_step)(const mlpx_optim *opt, double alpha, int last)
 }
 
 /* ---- The epoch on a team of two (team.c), by rows ----
- * For networks so small that the BLAS runs each GEMM on one thread
- * (mlpx_epoch_threads), the batch is shared by the caller (member 0) and a helper
- * (member 1). With one hidden layer, the members split its units (see
- * S(units_member) below); else the batch's rows, with two barriers per batch:
+ * For networks so small that the BLAS runs each GEMM on one thread, or,
+ * with a local BLAS (mlpx.h), batches large enough to share
+ * (mlpx_epoch_threads), the batch is shared by the caller (member 0) and a
+ * helper (member 1), each member's GEMMs on one thread (of the local BLAS
+ * when there is one). With one hidden layer of small GEMMs, the members
+ * split its units (see S(units_member) below); else the batch's rows, with
+ * two barriers per batch:
  *   1. rows: each member gathers, runs forward, loss and output error for
  *      its half of the batch's rows, and the errors back through the
  *      layers, D_i = (D_{i+1} W_i^T) f'(Z_i), into buffers of their own
@@ -150,6 +168,7 @@ typedef struct {
     const mlpx_optim *opt;
     REAL **Z, **D, **dW, **db, **rows; /* rows: 2 x (K + 1) per-member views */
     int by_rows;    /* the weight phase's scheme (S(team_by_rows)) */
+    int eager;      /* large batches (MLPX_TEAM_EAGER_NS) */
     REAL **P, **pb; /* member t's partial gradients of layer i: P[t K + i], pb[t K + i] */
     REAL *xb, *swb;
     mlpx_barrier bar;
@@ -311,6 +330,13 @@ static int S(team_by_rows)(const mlpx_net *net, int64_t B)
 #define MLPX_TEAM_CAL 8
 #define MLPX_TEAM_WAIT 3
 #define MLPX_TEAM_RETRY 32
+/* Large batches (a->eager: GEMMs beyond one thread of the shared BLAS, each
+ * member's through the local one): alone, member 0 runs both halves on one
+ * thread, about twice the time of the two together, so there is nothing to
+ * calibrate: it waits up to MLPX_TEAM_EAGER_NS for the helper before the
+ * first batch, and dismisses it only once the waits pass half the time
+ * (the two then no faster than one). */
+#define MLPX_TEAM_EAGER_NS 20000000
 
 /* Member 1: wait for an invitation (*gen) newer than `seen`, or the end
  * (*finished); *start <- the invitation's first row (*go). */
@@ -342,6 +368,11 @@ static void S(team_member)(void *arg, int t)
         mlpx_team_flag(&a->ready, 1);
         if ((gen = S(team_invited)(&a->gen, &a->go, &a->finished, 0, &first)) < 0) return;
         together = 1;
+    } else if (a->eager) { /* large batches: no calibration alone */
+        timed_alone = MLPX_TEAM_CAL;
+        const int64_t since = mlpx_now_ns();
+        while (!mlpx_team_flag(&a->ready, 0) && mlpx_now_ns() - since < MLPX_TEAM_EAGER_NS)
+            mlpx_team_pause(since);
     }
     for (int64_t start = first; start < N; start += B) {
         const int64_t nb = N - start < B ? N - start : B;
@@ -359,7 +390,7 @@ static void S(team_member)(void *arg, int t)
             gen = mlpx_team_take(&a->gen, 1) + 1; /* publishes go */
             together = 1;
             met = t0;
-            timed_together = -2;
+            timed_together = a->eager ? MLPX_TEAM_CAL : -2;
             together_ns = 0;
             mlpx_team_set(&a->waited, 0);
         }
@@ -394,7 +425,8 @@ static void S(team_member)(void *arg, int t)
                     if (++timed_together == MLPX_TEAM_CAL)
                         dismiss = 10 * together_ns > 9 * alone_ns;
                 } else {
-                    dismiss = mlpx_team_take(&a->waited, 0) > (now - met) / MLPX_TEAM_WAIT;
+                    const int64_t part = a->eager ? 2 : MLPX_TEAM_WAIT;
+                    dismiss = mlpx_team_take(&a->waited, 0) > (now - met) / part;
                 }
                 if (dismiss) mlpx_team_set(&a->dismissed, gen);
             }
@@ -476,6 +508,7 @@ static int S(train_epoch_team)(const mlpx_net *net, REAL *const *coefs,
     a->xb = cur;
     a->swb = cur + B * w[0];
     a->by_rows = S(team_by_rows)(net, B);
+    a->eager = !mlpx_team_small(net, B);
     if (alpha != 0)
         for (int i = 0; i < K; i++) a->sq0 += S(mlpx_sum_squares)(coefs[i], w[i] * w[i + 1]);
     const int status = mlpx_team_run(S(team_member), a);
@@ -855,7 +888,7 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
     const int64_t n_in = w[0], n_out = w[K];
     if (mlpx_epoch_threads(net, N, B) == 2) {
         const int status =
-            K == 2 && w[1] >= 2
+            K == 2 && w[1] >= 2 && mlpx_team_small(net, B)
                 ? S(train_epoch_units)(net, coefs, intercepts, X, Y, sw, order, N, B,
                                        alpha, opt, state, loss)
                 : S(train_epoch_team)(net, coefs, intercepts, X, Y, sw, order, N, B,

@@ -8,7 +8,9 @@
 #include "engine.h"
 
 /* Rows per block of a team member's forward: its GEMMs stay within
- * OpenBLAS's one-thread size (MLPX_TEAM_MAX_MNK / 2), at most 1024. */
+ * OpenBLAS's one-thread size (MLPX_TEAM_MAX_MNK / 2), at most 1024; for a
+ * network too wide for blocks of 32 such rows, MLPX_TEAM_LOCAL_ROWS (its
+ * GEMMs then go through the local BLAS). */
 int64_t mlpx_team_block(const mlpx_net *net)
 {
     double widest = 1;
@@ -17,20 +19,25 @@ int64_t mlpx_team_block(const mlpx_net *net)
         widest = fo > widest ? fo : widest;
     }
     const double rows = MLPX_TEAM_MAX_MNK / 2 / widest;
-    return rows >= 1024 ? 1024 : (int64_t)rows;
+    return rows >= 1024 ? 1024 : rows >= 32 ? (int64_t)rows : MLPX_TEAM_LOCAL_ROWS;
 }
 
-/* Two members sharing the row blocks when blocks of >= 32 rows keep every
- * GEMM on one BLAS thread, there are >= 2^20 multiply-adds to share (tens of
- * microseconds; handing a job to the helper costs a few) and the BLAS may
- * use two threads; else 1. */
+/* Two members sharing the row blocks when there are >= 2^20 multiply-adds
+ * to share (tens of microseconds; handing a job to the helper costs a few),
+ * the shared BLAS may use two threads, and either blocks of >= 32 rows keep
+ * every GEMM on one thread of it or there is a local BLAS and two blocks or
+ * more; else 1. */
 int mlpx_forward_threads(const mlpx_net *net, int64_t N)
 {
-    double macs = 0;
-    for (int i = 0; i < net->n_layers; i++)
-        macs += (double)N * (double)net->widths[i] * (double)net->widths[i + 1];
-    if (mlpx_team_block(net) < 32 || N < 64 || macs < 1048576.0) return 1;
-    return mlpx_blas_threads() >= 2 ? 2 : 1;
+    double macs = 0, widest = 1;
+    for (int i = 0; i < net->n_layers; i++) {
+        const double fo = (double)net->widths[i] * (double)net->widths[i + 1];
+        macs += (double)N * fo;
+        widest = fo > widest ? fo : widest;
+    }
+    if (N < 64 || macs < 1048576.0 || mlpx_blas_threads() < 2) return 1;
+    if (MLPX_TEAM_MAX_MNK / 2 / widest >= 32) return 2;
+    return mlpx_local_ready() && N >= 2 * MLPX_TEAM_LOCAL_ROWS ? 2 : 1;
 }
 
 #define MLPX_TEMPLATE "forward.c"
@@ -100,8 +107,9 @@ typedef struct {
 /* Member t of a team of two: blocks of B rows taken in turn from a shared
  * counter, so a member that runs slower, or starts late, takes fewer (none,
  * when member 0 is done first). Every block's GEMMs stay on one BLAS
- * thread: falling back to the BLAS's threads would wake its worker, which
- * then spins for ~0.1 s on the core the helper needs. */
+ * thread (the local BLAS's, or the shared one's when small enough): falling
+ * back to the shared BLAS's threads would wake its worker, which then spins
+ * for ~0.1 s on the core the helper needs. */
 static void S(forward_member)(void *arg, int t)
 {
     S(forward_args) *a = (S(forward_args) *)arg;

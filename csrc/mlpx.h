@@ -51,15 +51,28 @@ typedef struct {
  * NULL (then the engine uses one thread). Must be set before any other call. */
 void mlpx_set_blas(void *sgemm, void *dgemm, int ilp64, void *get_threads);
 int mlpx_has_blas(void);
+/* The local BLAS: the same kind of addresses into a private instance of a
+ * BLAS library that nothing else calls, set to one thread by its owner
+ * (get_threads must return 1; NULLs: none). While a team of two threads
+ * runs (mlpx_epoch_threads, mlpx_forward_threads), each member calls it for
+ * its own share, so the network's GEMMs need not fit one thread of the
+ * shared BLAS. mlpx_has_blas_local: set, and still at one thread. */
+void mlpx_set_blas_local(void *sgemm, void *dgemm, int ilp64, void *get_threads);
+int mlpx_has_blas_local(void);
 
 /* Threads mlpx_train_epoch uses for this network, N and batch_size: 2 when
- * every GEMM of a batch is small enough to run on one BLAS thread, there are
- * at least 16 batches of at least 16 rows, and the BLAS may use 2 threads or
- * more (the caller and one helper thread then share each batch); else 1. */
+ * the BLAS may use 2 threads or more and either every GEMM of a batch is
+ * small enough to run on one BLAS thread and there are at least 16 batches
+ * of at least 16 rows, or a local BLAS is ready (set, at one thread, and no
+ * threaded GEMM of the shared BLAS in the last 0.15 s), there are two
+ * batches or more and half a batch is >= 8 Mi forward multiply-adds (the
+ * caller and one helper thread then share each batch); else 1. */
 int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size);
-/* Threads mlpx_forward uses for N rows: 2 when blocks of >= 32 rows keep
- * every GEMM on one BLAS thread, the work is worth a thread start, and the
- * BLAS may use 2 threads or more (the two threads then share its row blocks). */
+/* Threads mlpx_forward uses for N rows: 2 when the work is worth a thread
+ * start, the BLAS may use 2 threads or more, and either blocks of >= 32
+ * rows keep every GEMM on one BLAS thread or a local BLAS is ready and
+ * there are two blocks of 256 rows or more (the two threads then share the
+ * row blocks). */
 int mlpx_forward_threads(const mlpx_net *net, int64_t N);
 
 #define MLPX_DECLARE_API(REAL, S)                                              \

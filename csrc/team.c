@@ -129,7 +129,9 @@ static void *helper_main(void *unused)
         team_job *job = __atomic_exchange_n(&H.job, NULL, __ATOMIC_ACQ_REL);
         if (job) {
             if (job_settle(job, JOINED) == JOINED) {
+                mlpx_blas_local(1);
                 job->fn(job->arg, 1);
+                mlpx_blas_local(0);
                 __atomic_store_n(&job->done, 1, __ATOMIC_RELEASE);
             }
             job_release(job);
@@ -203,7 +205,9 @@ int mlpx_team_run(void (*fn)(void *, int), void *arg)
         pthread_cond_signal(&H.wake);
         pthread_mutex_unlock(&H.lock);
     }
+    mlpx_blas_local(1);
     fn(arg, 0);
+    mlpx_blas_local(0);
     if (job_settle(job, ABANDONED) == JOINED) {
         const int64_t since = mlpx_now_ns();
         while (!__atomic_load_n(&job->done, __ATOMIC_ACQUIRE)) mlpx_team_pause(since);

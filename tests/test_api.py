@@ -42,7 +42,7 @@ def test_show_config_prints_versions_backend_blas(capsys):
         assert key in out
     assert mlpx.get_backend() in out
     if mlpx.get_backend() == "native":
-        assert "blas_threads:" in out
+        assert "blas_threads:" in out and "blas_local:" in out
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

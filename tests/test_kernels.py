@@ -7,6 +7,7 @@ Native tests are skipped only when the extension is missing and
 MLPX_BACKEND=numpy; otherwise a missing extension is a failure.
 """
 
+import ctypes
 import math
 import os
 import subprocess
@@ -359,6 +360,9 @@ def _two_threads(widths, n, batch=None):
     threadpoolctl = pytest.importorskip("threadpoolctl")
     with threadpoolctl.threadpool_limits(1):
         assert native._epoch_threads(widths, n, batch) == 1
+    # a shared-BLAS GEMM of an earlier test holds a team on the local BLAS
+    # back for MLPX_SPIN_NS
+    time.sleep(0.2)
     with threadpoolctl.threadpool_limits(2):
         if native._epoch_threads(widths, n, batch) != 2:
             pytest.skip("this BLAS does not report two threads")
@@ -444,9 +448,12 @@ def test_two_thread_forward_matches_one_thread(dtype):
     rng = np.random.default_rng(11)
     widths = (20, 48, 7)
     threadpoolctl = _two_threads(widths, 5000)
+    time.sleep(0.2)  # no shared-BLAS worker spinning from earlier tests (MLPX_SPIN_NS)
     with threadpoolctl.threadpool_limits(2):
         assert native._epoch_threads(widths, 40) == 1          # too little work
-        assert native._epoch_threads((784, 256, 128, 10), 10000) == 1
+        # too wide for blocks on one thread of the shared BLAS: the local one
+        wide = 2 if native._has_blas_local() else 1
+        assert native._epoch_threads((784, 256, 128, 10), 10000) == wide
     coefs, intercepts = make_net(widths, dtype, rng)
     for n in (5000, 5001, 64 * 7 + 3):
         X = rng.normal(size=(n, widths[0])).astype(dtype)
@@ -457,6 +464,114 @@ def test_two_thread_forward_matches_one_thread(dtype):
         for g in got:
             assert g.dtype == dtype and g.shape == ref.shape
             assert rel(g, ref) <= TOL[dtype], (n, rel(g, ref))
+
+
+def _local_blas():
+    """Skip unless the engine has a local BLAS (Linux, NumPy's OpenBLAS)."""
+    if not native._has_blas_local():
+        pytest.skip("no local BLAS here (mlpx._blas.local is empty)")
+
+
+# larger networks, shared by the team only through the local BLAS: a
+# member's half batch has >= 8 Mi forward multiply-adds (MLPX_TEAM_LOCAL_MACS)
+LOCAL_SHAPES = [((256, 256, 64, 4), 256),   # weights by rows
+                ((512, 160, 10), 256),      # one hidden layer: rows, not units
+                ((96, 400, 300, 3), 200)]   # weights from partial gradients
+
+
+@requires_native
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("widths,batch", LOCAL_SHAPES)
+def test_local_blas_epoch_matches_one_thread(dtype, widths, batch):
+    """Networks too large for one thread of the shared BLAS split each batch's
+    rows between the two threads, each member calling the local (private,
+    one-thread) BLAS: the one-thread epoch's result up to rounding, and the
+    same bits from run to run. A shared-BLAS call too big for one thread
+    holds the team back for a while (its worker spins on the helper's core)."""
+    _local_blas()
+    rng = np.random.default_rng(21)
+    n = 6 * batch + 7
+    threadpoolctl = _two_threads(widths, n, batch)
+    assert _team_scheme(widths, batch) != "units" or len(widths) == 3
+    with threadpoolctl.threadpool_limits(2):
+        assert native._epoch_threads(widths, batch, batch) == 1   # one batch
+        assert native._epoch_threads(widths, n, batch // 8) == 1  # halves too small
+        native.forward(*make_net((256, 1024, 1024, 2), np.float32, rng), 
+                       rng.normal(size=(300, 256)).astype(np.float32), "relu", "softmax")
+        assert native._epoch_threads(widths, n, batch) == 1       # OpenBLAS spinning
+        time.sleep(0.2)
+        assert native._epoch_threads(widths, n, batch) == 2
+    coefs, intercepts = make_net(widths, dtype, rng)
+    X, Y, sw = make_data(n, widths, "softmax", dtype, rng)
+    order = rng.permutation(n)
+    tol = TOL[dtype]
+    for opt in (SOLVERS["sgd"], SOLVERS["adam"]):
+        runs = []
+        for limit in (1, 2, 2):
+            c, b = copy_all(coefs), copy_all(intercepts)
+            state = new_state(c, b, opt["solver"])
+            with threadpoolctl.threadpool_limits(limit):
+                if limit == 2:
+                    assert native._epoch_threads(widths, n, batch) == 2
+                losses = [_run_epoch(native, c, b, state, X, Y, sw, order, batch, "logistic",
+                                     "softmax", 1e-3, opt, t) for t in (0, -(-n // batch))]
+            runs.append((losses, c + b + state))
+        (l1, p1), (l2, p2), (l2b, p2b) = runs
+        assert all(np.array_equal(a, b) for a, b in zip(p2, p2b)) and l2 == l2b, opt
+        for a, r in zip(l2, l1):
+            assert abs(a - r) <= tol * abs(r), (opt, a, r)
+        assert rel_all(p2, p1) <= 3 * tol if opt["solver"] == "adam" else tol, opt
+
+
+@requires_native
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_local_blas_forward_matches_one_thread(dtype):
+    """A wide network's forward pass shares blocks of 256 rows between the
+    two threads through the local BLAS: the one-thread output up to
+    rounding, and the same bits whichever member takes a block."""
+    _local_blas()
+    rng = np.random.default_rng(22)
+    widths = (300, 2048, 5)
+    threadpoolctl = _two_threads(widths, 2000)
+    coefs, intercepts = make_net(widths, dtype, rng)
+    for n in (2000, 512 + 1, 3 * 256):
+        X = rng.normal(size=(n, widths[0])).astype(dtype)
+        with threadpoolctl.threadpool_limits(1):
+            ref = native.forward(coefs, intercepts, X, "logistic", "softmax")
+        time.sleep(0.2)  # the shared BLAS's worker stops spinning
+        with threadpoolctl.threadpool_limits(2):
+            assert native._epoch_threads(widths, n) == 2
+            got = [native.forward(coefs, intercepts, X, "logistic", "softmax")
+                   for _ in range(3)]
+        for g in got:
+            assert g.dtype == dtype and g.shape == ref.shape
+            assert rel(g, ref) <= TOL[dtype], (n, rel(g, ref))
+            assert np.array_equal(g, got[0])
+
+
+@requires_native
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="memfd_create: Linux")
+def test_local_blas_is_private_and_can_be_turned_off():
+    """The local BLAS is a separate instance at one thread: NumPy's library
+    keeps its own setting, threadpoolctl neither lists nor changes it, and
+    MLPX_LOCAL_BLAS=0 turns it off."""
+    from mlpx import _blas
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    _local_blas()
+    get = ctypes.CFUNCTYPE(ctypes.c_int)(_blas.local["get_threads"])
+    assert get() == 1 and _blas.local["sgemm"] != _blas.provider["sgemm"]
+    paths = [p["filepath"] for p in threadpoolctl.threadpool_info()]
+    assert not any("mlpx" in p or "/proc/" in p for p in paths), paths
+    with threadpoolctl.threadpool_limits(2):
+        assert get() == 1 and native._has_blas_local()
+        assert _blas.threads() == min(2, os.cpu_count() or 1) or _blas.threads() == 2
+    code = ("import mlpx; from mlpx import _blas, _core; "
+            "print(_blas.local == {}, _core._has_blas_local())")
+    env = dict(os.environ, MLPX_LOCAL_BLAS="0", MLPX_BACKEND="native")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "False"]
 
 
 @requires_native
@@ -492,13 +607,17 @@ def test_two_callers_share_one_helper_safely():
 
 
 @requires_native
-@pytest.mark.parametrize("widths", [(16, 32, 4), (16, 32, 8, 4)], ids=["units", "rows"])
-def test_two_thread_epoch_same_bits_under_contention(widths):
+@pytest.mark.parametrize("widths,batch", [((16, 32, 4), 32), ((16, 32, 8, 4), 32),
+                                          ((256, 256, 64, 4), 256)],
+                         ids=["units", "rows", "local"])
+def test_two_thread_epoch_same_bits_under_contention(widths, batch):
     """The helper joins, is dismissed and invited again depending on timing
     (here: a busy numpy matmul loop in another thread, OpenBLAS's workers
     spinning); the numbers must not depend on any of it."""
     rng = np.random.default_rng(15)
-    n, batch = 32 * 300, 32
+    n = 32 * 300
+    if batch > 32:
+        _local_blas()
     threadpoolctl = _two_threads(widths, n, batch)
     coefs, intercepts = make_net(widths, np.float64, rng)
     X, Y, sw = make_data(n, widths, "softmax", np.float64, rng)

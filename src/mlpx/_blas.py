@@ -8,6 +8,13 @@ Preferred provider: the OpenBLAS that NumPy itself loaded (ILP64,
 process (a second OpenBLAS next to NumPy's made alternating calls ~45x slower,
 DESIGN.md section 3), and ``threadpoolctl`` limits reach mlpx too.
 Fallback: SciPy's ``scipy.linalg.cython_blas`` capsules (LP64).
+
+Beside it, on Linux, the *local* BLAS: a private instance of that same
+OpenBLAS kept at one thread (``_local_instance``), which only the engine's
+two-thread team calls, each member on its own rows, for networks whose
+GEMMs are too large for one thread of the shared library. At one thread it
+has no workers to spin, so it does not fight NumPy's pool the way a second
+multithreaded OpenBLAS did.
 """
 
 import ctypes
@@ -25,6 +32,7 @@ _SYMBOLS = (
 )
 
 provider = None  # dict describing the BLAS in use, set by install()
+local = None  # the local BLAS (_local_instance), {} when there is none; set by install()
 
 
 def _loaded_libraries():
@@ -108,11 +116,66 @@ def find_provider():
 
 def install(core):
     """Fill ``core``'s GEMM table; idempotent."""
-    global provider
+    global provider, local
     if provider is None:
         provider = find_provider()
     core._set_blas(provider["sgemm"], provider["dgemm"], provider["ilp64"],
                    provider.get("get_threads"))
+    if local is None:
+        local = _local_instance(provider) or {}
+    core._set_blas_local(local.get("sgemm"), local.get("dgemm"), local.get("ilp64"),
+                         local.get("get_threads"))
+
+
+def _local_instance(found):
+    """A private instance of the provider's OpenBLAS at one thread, for the
+    team's two members to call each on its own share (mlpx.h: the local
+    BLAS), or None.
+
+    The same library file, copied into an anonymous memory file
+    (``memfd_create``, Linux) and loaded from there: the dynamic loader
+    takes it for another library, so it gets its own globals, thread
+    setting and (idle) worker threads, and the same kernels, so the numbers
+    are those of the shared library on one thread. threadpoolctl does not
+    list it (it matches library file names) and nothing but mlpx calls it;
+    NumPy's library and its thread setting are untouched. Off with
+    ``MLPX_LOCAL_BLAS=0`` in the environment (read at import)."""
+    if os.environ.get("MLPX_LOCAL_BLAS", "1").strip() in ("0", "false", "no", "off"):
+        return None
+    if found.get("lib") is None or not hasattr(os, "memfd_create") or not found["get_threads"]:
+        return None
+    prefix = "scipy_" if found["symbol"].startswith("scipy_") else ""
+    suffix = "64_" if found["ilp64"] else ""
+    try:
+        fd = os.memfd_create("mlpx-local-blas")
+    except OSError:
+        return None
+    try:
+        with open(found["library"], "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            done = 0
+            while done < size:
+                n = os.sendfile(fd, f.fileno(), done, size - done)
+                if n <= 0:
+                    return None
+                done += n
+        # its own dependencies (libgfortran, ...) are found by name among
+        # those the original already loaded
+        lib = ctypes.CDLL(f"/proc/self/fd/{fd}", mode=getattr(os, "RTLD_LOCAL", 0))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    s, d = _addr(lib, found["symbol"]), _addr(lib, found["symbol"].replace("sgemm", "dgemm"))
+    get = _addr(lib, f"{prefix}openblas_get_num_threads{suffix}")
+    set_ = _addr(lib, f"{prefix}openblas_set_num_threads{suffix}")
+    if not (s and d and get and set_) or s == found["sgemm"]:
+        return None  # not OpenBLAS, or the loader handed back the same instance
+    ctypes.CFUNCTYPE(None, ctypes.c_int)(set_)(1)
+    if ctypes.CFUNCTYPE(ctypes.c_int)(get)() != 1:
+        return None
+    return {"sgemm": s, "dgemm": d, "ilp64": found["ilp64"], "get_threads": get,
+            "lib": lib, "library": f"private copy of {os.path.basename(found['library'])}"}
 
 
 def threads():

@@ -46,6 +46,8 @@ cdef extern from "mlpx.h" nogil:
 
     void mlpx_set_blas(void *sgemm, void *dgemm, int ilp64, void *get_threads)
     int mlpx_has_blas()
+    void mlpx_set_blas_local(void *sgemm, void *dgemm, int ilp64, void *get_threads)
+    int mlpx_has_blas_local()
     int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size)
     int mlpx_forward_threads(const mlpx_net *net, int64_t N)
 
@@ -83,6 +85,22 @@ _ACT_CODE = {"identity": MLPX_IDENTITY, "logistic": MLPX_LOGISTIC,
              "tanh": MLPX_TANH, "relu": MLPX_RELU, "softmax": MLPX_SOFTMAX}
 
 
+def _set_blas_local(sgemm_ptr, dgemm_ptr, ilp64, threads_ptr):
+    """Install the local BLAS (mlpx.h): addresses (ints) into a private
+    instance of a BLAS library set to one thread, which the two-thread team
+    calls for each member's share; all None or 0 removes it."""
+    cdef uintptr_t s = operator.index(sgemm_ptr or 0), d = operator.index(dgemm_ptr or 0)
+    cdef uintptr_t t = operator.index(threads_ptr or 0)
+    if (s == 0) != (d == 0) or (s != 0 and t == 0):
+        raise ValueError("_set_blas_local: give sgemm, dgemm and get_threads addresses, or none")
+    mlpx_set_blas_local(<void *>s, <void *>d, 1 if ilp64 else 0, <void *>t)
+
+
+def _has_blas_local():
+    """True when a local BLAS is installed and still at one thread."""
+    return bool(mlpx_has_blas_local())
+
+
 def _set_blas(sgemm_ptr, dgemm_ptr, ilp64, threads_ptr=None):
     """Install the Fortran-ABI sgemm/dgemm addresses (ints) the engine calls;
     ilp64: True for 64-bit integer arguments; threads_ptr: address of the
@@ -100,7 +118,8 @@ def _epoch_threads(widths, n_samples, batch_size=None):
     ``n_samples`` rows and ``batch_size`` (``mlpx_epoch_threads`` in
     csrc/mlpx.h), or, with batch_size None, that ``forward`` uses
     (``mlpx_forward_threads``): 2 for small networks when the BLAS may use
-    two threads."""
+    two threads, and for larger ones also through the local BLAS (see
+    ``_has_blas_local``)."""
     cdef int64_t[::1] w = np.array(widths, dtype=np.int64).ravel()
     cdef int64_t n = operator.index(n_samples)
     cdef int64_t bs = 1 if batch_size is None else operator.index(batch_size)
