@@ -284,10 +284,13 @@ EPOCH_SHAPES = [
 def _team_scheme(widths, batch):
     """How epoch.c's two-thread epoch shares a batch: "units" (one hidden
     layer of >= 2 units: the members split it), else by rows with the
-    weight phase "by-rows" or from "partial" gradients (team_by_rows)."""
-    if len(widths) == 3 and widths[1] >= 2:
-        return "units"
+    weight phase "by-rows" or from "partial" gradients (team_by_rows). Units
+    only while every GEMM fits one thread of the shared BLAS (B f o <=
+    MLPX_TEAM_MAX_MNK = 2 * 262144); larger ones go by rows."""
     pairs = list(zip(widths[:-1], widths[1:]))
+    small = all(batch * f * o <= 2 * 262144 for f, o in pairs)
+    if len(widths) == 3 and widths[1] >= 2 and small:
+        return "units"
     whole = sum(f * o for f, o in pairs)
     return "by-rows" if whole >= (batch // 2) * sum(f + o for f, o in pairs) else "partial"
 
@@ -474,25 +477,25 @@ def _local_blas():
 
 # larger networks, shared by the team only through the local BLAS: a
 # member's half batch has >= 8 Mi forward multiply-adds (MLPX_TEAM_LOCAL_MACS)
-LOCAL_SHAPES = [((256, 256, 64, 4), 256),   # weights by rows
-                ((512, 160, 10), 256),      # one hidden layer: rows, not units
-                ((96, 400, 300, 3), 200)]   # weights from partial gradients
+LOCAL_SHAPES = [("partial", (256, 256, 64, 4), 256),
+                ("partial", (512, 160, 10), 256),  # one hidden layer: rows, not units
+                ("by-rows", (96, 400, 300, 3), 200)]
 
 
 @requires_native
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
-@pytest.mark.parametrize("widths,batch", LOCAL_SHAPES)
-def test_local_blas_epoch_matches_one_thread(dtype, widths, batch):
+@pytest.mark.parametrize("scheme,widths,batch", LOCAL_SHAPES)
+def test_local_blas_epoch_matches_one_thread(dtype, scheme, widths, batch):
     """Networks too large for one thread of the shared BLAS split each batch's
     rows between the two threads, each member calling the local (private,
     one-thread) BLAS: the one-thread epoch's result up to rounding, and the
     same bits from run to run. A shared-BLAS call too big for one thread
     holds the team back for a while (its worker spins on the helper's core)."""
     _local_blas()
+    assert _team_scheme(widths, batch) == scheme
     rng = np.random.default_rng(21)
     n = 6 * batch + 7
     threadpoolctl = _two_threads(widths, n, batch)
-    assert _team_scheme(widths, batch) != "units" or len(widths) == 3
     with threadpoolctl.threadpool_limits(2):
         assert native._epoch_threads(widths, batch, batch) == 1   # one batch
         assert native._epoch_threads(widths, n, batch // 8) == 1  # halves too small
