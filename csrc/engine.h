@@ -281,8 +281,12 @@ int mlpx_team_small(const mlpx_net *net, int64_t B);
  * 1.11-1.17x the GEMM-only bound while the team measured 1.07 and 1.78;
  * batch 256 has 30 million: 1.13-1.16 shared, 1.05-1.06 team). */
 #define MLPX_TEAM_LOCAL_MACS (8.0 * 1024 * 1024)
-/* rows per block of a team's forward pass through the local BLAS */
+/* rows per block of a team's forward pass through the local BLAS: the
+ * widest layer's n_i n_{i+1} / 1024, within [256, 1024] (10,000 rows of
+ * 1024-1024-1024-10: 228-232 ms in blocks of 256, 218-225 in blocks of
+ * 1024; 784-256-128-10 in f64: 52-53 ms in blocks of 256, 56-57 in 1024) */
 #define MLPX_TEAM_LOCAL_ROWS 256
+#define MLPX_TEAM_LOCAL_ROWS_MAX 1024
 
 #define MLPX_DECLARE_KERNELS(REAL, S)                                          \
     /* blas.c: row-major C (M, N) = alpha op(A) op(B) + beta C,                \

@@ -9,8 +9,8 @@
 
 /* Rows per block of a team member's forward: its GEMMs stay within
  * OpenBLAS's one-thread size (MLPX_TEAM_MAX_MNK / 2), at most 1024; for a
- * network too wide for blocks of 32 such rows, MLPX_TEAM_LOCAL_ROWS (its
- * GEMMs then go through the local BLAS). */
+ * network too wide for blocks of 32 such rows, 256-1024 rows by its widest
+ * layer (its GEMMs then go through the local BLAS; engine.h). */
 int64_t mlpx_team_block(const mlpx_net *net)
 {
     double widest = 1;
@@ -18,15 +18,18 @@ int64_t mlpx_team_block(const mlpx_net *net)
         const double fo = (double)net->widths[i] * (double)net->widths[i + 1];
         widest = fo > widest ? fo : widest;
     }
-    const double rows = MLPX_TEAM_MAX_MNK / 2 / widest;
-    return rows >= 1024 ? 1024 : rows >= 32 ? (int64_t)rows : MLPX_TEAM_LOCAL_ROWS;
+    const double rows = MLPX_TEAM_MAX_MNK / 2 / widest, local = widest / 1024;
+    if (rows >= 32) return rows >= 1024 ? 1024 : (int64_t)rows;
+    return local <= MLPX_TEAM_LOCAL_ROWS       ? MLPX_TEAM_LOCAL_ROWS
+           : local >= MLPX_TEAM_LOCAL_ROWS_MAX ? MLPX_TEAM_LOCAL_ROWS_MAX
+                                               : (int64_t)local;
 }
 
 /* Two members sharing the row blocks when there are >= 2^20 multiply-adds
  * to share (tens of microseconds; handing a job to the helper costs a few),
  * the shared BLAS may use two threads, and either blocks of >= 32 rows keep
- * every GEMM on one thread of it or there is a local BLAS and two blocks or
- * more; else 1. */
+ * every GEMM on one thread of it or a local BLAS is ready and there are two
+ * blocks or more; else 1. */
 int mlpx_forward_threads(const mlpx_net *net, int64_t N)
 {
     double macs = 0, widest = 1;
@@ -37,7 +40,7 @@ int mlpx_forward_threads(const mlpx_net *net, int64_t N)
     }
     if (N < 64 || macs < 1048576.0 || mlpx_blas_threads() < 2) return 1;
     if (MLPX_TEAM_MAX_MNK / 2 / widest >= 32) return 2;
-    return mlpx_local_ready() && N >= 2 * MLPX_TEAM_LOCAL_ROWS ? 2 : 1;
+    return mlpx_local_ready() && N >= 2 * mlpx_team_block(net) ? 2 : 1;
 }
 
 #define MLPX_TEMPLATE "forward.c"

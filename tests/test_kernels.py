@@ -529,15 +529,18 @@ def test_local_blas_epoch_matches_one_thread(dtype, scheme, widths, batch):
 @requires_native
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 def test_local_blas_forward_matches_one_thread(dtype):
-    """A wide network's forward pass shares blocks of 256 rows between the
-    two threads through the local BLAS: the one-thread output up to
-    rounding, and the same bits whichever member takes a block."""
+    """A wide network's forward pass shares blocks of rows (here 600: the
+    widest layer's size / 1024) between the two threads through the local
+    BLAS: the one-thread output up to rounding, and the same bits whichever
+    member takes a block. One block's worth of rows stays on one thread."""
     _local_blas()
     rng = np.random.default_rng(22)
     widths = (300, 2048, 5)
     threadpoolctl = _two_threads(widths, 2000)
+    with threadpoolctl.threadpool_limits(2):
+        assert native._epoch_threads(widths, 1199) == 1
     coefs, intercepts = make_net(widths, dtype, rng)
-    for n in (2000, 512 + 1, 3 * 256):
+    for n in (2000, 1201, 3 * 600):
         X = rng.normal(size=(n, widths[0])).astype(dtype)
         with threadpoolctl.threadpool_limits(1):
             ref = native.forward(coefs, intercepts, X, "logistic", "softmax")
