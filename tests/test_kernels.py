@@ -689,12 +689,15 @@ def test_helper_thread_is_named_and_blocks_signals():
 
 @requires_native
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_forked_child_trains_without_hanging():
+@pytest.mark.parametrize("widths,n,batch", [((10, 24, 3), 64 * 40, 64),
+                                            ((256, 256, 64, 4), 256 * 6, 256)],
+                         ids=["small", "local"])
+def test_forked_child_trains_without_hanging(widths, n, batch):
     """A child forked after the helper thread started (it has no helper of
-    its own) still trains, and gets the parent's numbers."""
+    its own) still trains, and gets the parent's numbers; also on the local
+    BLAS (a larger network), which the child inherits."""
     import multiprocessing as mp
     rng = np.random.default_rng(13)
-    widths, n, batch = (10, 24, 3), 64 * 40, 64
     coefs, intercepts = make_net(widths, np.float64, rng)
     X, Y, _ = make_data(n, widths, "softmax", np.float64, rng)
 
