@@ -38,6 +38,96 @@ int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size)
     return mlpx_local_ready() && N >= 2 * B && macs >= MLPX_TEAM_LOCAL_MACS ? 2 : 1;
 }
 
+/* The helper's invitations, for both team schemes below. Member 0 runs the
+ * first MLPX_TEAM_CAL batches alone (both halves, one after the other: the
+ * same numbers), timing them, then invites the helper as soon as it is
+ * waiting (gen: the invitation's number, go: its first
+ * row). It times MLPX_TEAM_CAL batches of the two together (after two to
+ * warm up) and dismisses the helper unless they took at most 9/10 of the
+ * time alone, or later, once the members' barrier waits pass
+ * 1/MLPX_TEAM_WAIT of the time since the invitation; a dismissed helper
+ * waits to be invited again, after 32, 64, 128, ... batches alone. A helper
+ * without a core of its own makes the team slower than one thread:
+ * OpenBLAS's worker spins ~0.1 s after a threaded call, and the scheduler
+ * sometimes wakes the helper on member 0's core, where every barrier costs
+ * a spin and a context switch. Seen here in a fifth of the epochs of some
+ * runs: 36 us a batch together against 12 us alone on (e); healthy: 8-9 us.
+ * A dismissal often lasted for the rest of the epoch, hence the retries. */
+#define MLPX_TEAM_CAL 8
+#define MLPX_TEAM_WAIT 3
+#define MLPX_TEAM_RETRY 32
+/* Large batches (a->eager: GEMMs beyond one thread of the shared BLAS, each
+ * member's through the local one): alone, member 0 runs both halves on one
+ * thread, about twice the time of the two together, so there is nothing to
+ * calibrate: it waits up to MLPX_TEAM_EAGER_NS for the helper before the
+ * first batch, and dismisses it only once the waits pass half the time
+ * (the two then no faster than one). */
+#define MLPX_TEAM_EAGER_NS 20000000
+
+/* Member 0's clock for inviting and dismissing the helper, for both ways of
+ * sharing a batch (S(team_member), S(units_member)). */
+typedef struct {
+    int eager, together, timed_alone, timed_together;
+    int64_t met, alone_ns, together_ns, invite_at, retry;
+} mlpx_team_clock;
+
+static mlpx_team_clock team_clock(int eager)
+{
+    return (mlpx_team_clock){.eager = eager,
+                             .timed_alone = eager ? MLPX_TEAM_CAL : 0,
+                             .retry = MLPX_TEAM_RETRY};
+}
+
+/* Batch `start`: invite the helper now (it is waiting: *ready)? */
+static int clock_may_invite(const mlpx_team_clock *c, int64_t start, int *ready)
+{
+    return !c->together && c->timed_alone == MLPX_TEAM_CAL && start >= c->invite_at &&
+           mlpx_team_flag(ready, 0);
+}
+
+/* The helper was invited at t0. */
+static void clock_invited(mlpx_team_clock *c, int64_t t0)
+{
+    c->together = 1;
+    c->met = t0;
+    c->timed_together = c->eager ? MLPX_TEAM_CAL : -2;
+    c->together_ns = 0;
+}
+
+/* A full batch alone took ns (the first MLPX_TEAM_CAL count). */
+static void clock_alone(mlpx_team_clock *c, int64_t ns)
+{
+    c->alone_ns += ns;
+    c->timed_alone++;
+}
+
+static int clock_calibrating(const mlpx_team_clock *c)
+{
+    return c->timed_together < MLPX_TEAM_CAL;
+}
+
+/* A full batch together took ns; 1: the calibration ends in a dismissal. */
+static int clock_together(mlpx_team_clock *c, int64_t ns)
+{
+    if (c->timed_together >= 0) c->together_ns += ns;
+    return ++c->timed_together == MLPX_TEAM_CAL && 10 * c->together_ns > 9 * c->alone_ns;
+}
+
+/* After the calibration: dismiss, with the members' barrier waits at
+ * `waited` ns at time `now`? */
+static int clock_waits(const mlpx_team_clock *c, int64_t waited, int64_t now)
+{
+    return waited > (now - c->met) / (c->eager ? 2 : MLPX_TEAM_WAIT);
+}
+
+/* The helper was dismissed at batch `start` (B rows a batch). */
+static void clock_dismissed(mlpx_team_clock *c, int64_t start, int64_t B)
+{
+    c->together = 0;
+    c->invite_at = start + B * c->retry;
+    c->retry *= 2;
+}
+
 #define MLPX_TEMPLATE "epoch.c"
 #include "template.h"
 #else
@@ -313,31 +403,6 @@ static int S(team_by_rows)(const mlpx_net *net, int64_t B)
     return whole >= (double)(B / 2) * rows;
 }
 
-/* Member 0 runs the first MLPX_TEAM_CAL batches alone (both halves, one
- * after the other: the same numbers), timing them, then invites the helper
- * as soon as it is waiting (gen: the invitation's number, go: its first
- * row). It times MLPX_TEAM_CAL batches of the two together (after two to
- * warm up) and dismisses the helper unless they took at most 9/10 of the
- * time alone, or later, once the members' barrier waits pass
- * 1/MLPX_TEAM_WAIT of the time since the invitation; a dismissed helper
- * waits to be invited again, after 32, 64, 128, ... batches alone. A helper
- * without a core of its own makes the team slower than one thread:
- * OpenBLAS's worker spins ~0.1 s after a threaded call, and the scheduler
- * sometimes wakes the helper on member 0's core, where every barrier costs
- * a spin and a context switch. Seen here in a fifth of the epochs of some
- * runs: 36 us a batch together against 12 us alone on (e); healthy: 8-9 us.
- * A dismissal often lasted for the rest of the epoch, hence the retries. */
-#define MLPX_TEAM_CAL 8
-#define MLPX_TEAM_WAIT 3
-#define MLPX_TEAM_RETRY 32
-/* Large batches (a->eager: GEMMs beyond one thread of the shared BLAS, each
- * member's through the local one): alone, member 0 runs both halves on one
- * thread, about twice the time of the two together, so there is nothing to
- * calibrate: it waits up to MLPX_TEAM_EAGER_NS for the helper before the
- * first batch, and dismisses it only once the waits pass half the time
- * (the two then no faster than one). */
-#define MLPX_TEAM_EAGER_NS 20000000
-
 /* Member 1: wait for an invitation (*gen) newer than `seen`, or the end
  * (*finished); *start <- the invitation's first row (*go). */
 static int64_t S(team_invited)(int64_t *gen, int64_t *go, int *finished, int64_t seen,
@@ -361,15 +426,14 @@ static void S(team_member)(void *arg, int t)
     const mlpx_optim *opt = a->opt;
     const int64_t N = a->N, B = a->B;
     double sq = a->sq0, total = 0;
-    int sense = 0, together = 0, timed_alone = 0, timed_together = 0;
-    int64_t first = 0, met = 0, alone_ns = 0, together_ns = 0, gen = 0;
-    int64_t invite_at = 0, retry = MLPX_TEAM_RETRY;
+    int sense = 0;
+    int64_t first = 0, gen = 0;
+    mlpx_team_clock c = team_clock(a->eager); /* member 1: only c.together */
     if (t == 1) {
         mlpx_team_flag(&a->ready, 1);
         if ((gen = S(team_invited)(&a->gen, &a->go, &a->finished, 0, &first)) < 0) return;
-        together = 1;
+        c.together = 1;
     } else if (a->eager) { /* large batches: no calibration alone */
-        timed_alone = MLPX_TEAM_CAL;
         const int64_t since = mlpx_now_ns();
         while (!mlpx_team_flag(&a->ready, 0) && mlpx_now_ns() - since < MLPX_TEAM_EAGER_NS)
             mlpx_team_pause(since);
@@ -384,17 +448,13 @@ static void S(team_member)(void *arg, int t)
             start -= B; /* the loop adds it back */
             continue;
         }
-        if (t == 0 && !together && timed_alone == MLPX_TEAM_CAL && start >= invite_at &&
-            mlpx_team_flag(&a->ready, 0)) {
+        if (t == 0 && clock_may_invite(&c, start, &a->ready)) {
             mlpx_team_set(&a->go, start);
             gen = mlpx_team_take(&a->gen, 1) + 1; /* publishes go */
-            together = 1;
-            met = t0;
-            timed_together = a->eager ? MLPX_TEAM_CAL : -2;
-            together_ns = 0;
+            clock_invited(&c, t0);
             mlpx_team_set(&a->waited, 0);
         }
-        if (!together) {
+        if (!c.together) {
             S(team_rows)(a, 0, start, nb);
             S(team_rows)(a, 1, start, nb);
         } else {
@@ -408,34 +468,23 @@ static void S(team_member)(void *arg, int t)
         total += l * (double)nb;
         const double lr_t =
             opt->solver == MLPX_ADAM ? S(adam_lr)(opt, opt->t + start / B + 1) : 0;
-        if (!together) {
+        if (!c.together) {
             S(team_weights)(a, 0, start, nb, s_b, lr_t);
             S(team_weights)(a, 1, start, nb, s_b, lr_t);
-            if (t == 0 && nb == B && timed_alone < MLPX_TEAM_CAL) {
-                alone_ns += mlpx_now_ns() - t0;
-                timed_alone++;
-            }
+            if (t == 0 && nb == B && c.timed_alone < MLPX_TEAM_CAL)
+                clock_alone(&c, mlpx_now_ns() - t0);
         } else {
             S(team_weights)(a, t, start, nb, s_b, lr_t);
             int dismiss = 0;
             if (t == 0) {
                 const int64_t now = mlpx_now_ns();
-                if (timed_together < MLPX_TEAM_CAL && nb == B) {
-                    if (timed_together >= 0) together_ns += now - t0;
-                    if (++timed_together == MLPX_TEAM_CAL)
-                        dismiss = 10 * together_ns > 9 * alone_ns;
-                } else {
-                    const int64_t part = a->eager ? 2 : MLPX_TEAM_WAIT;
-                    dismiss = mlpx_team_take(&a->waited, 0) > (now - met) / part;
-                }
+                dismiss = clock_calibrating(&c) && nb == B
+                              ? clock_together(&c, now - t0)
+                              : clock_waits(&c, mlpx_team_take(&a->waited, 0), now);
                 if (dismiss) mlpx_team_set(&a->dismissed, gen);
             }
             mlpx_team_take(&a->waited, mlpx_barrier_wait(&a->bar, &sense));
-            if (dismiss) {
-                together = 0;
-                invite_at = start + B * retry;
-                retry *= 2;
-            }
+            if (dismiss) clock_dismissed(&c, start, B);
         }
         sq = a->slot[0].sq + a->slot[1].sq;
     }
@@ -688,40 +737,34 @@ static void S(units_member)(void *arg, int t)
         return;
     }
     double total = 0;
-    int together = 0, timed_alone = 0, timed_together = 0, await_left = 0;
-    int64_t met = 0, alone_ns = 0, together_ns = 0, prev = 0;
-    int64_t invite_at = 0, retry = MLPX_TEAM_RETRY;
+    int await_left = 0;
+    int64_t prev = 0;
+    mlpx_team_clock c = team_clock(0);
     for (start = 0; start < N; start += B) {
         const int64_t nb = N - start < B ? N - start : B;
         const int64_t t0 = mlpx_now_ns();
         const int p = (int)((start / B) & 1);
         const double lr_t =
             opt->solver == MLPX_ADAM ? S(adam_lr)(opt, opt->t + start / B + 1) : 0;
-        if (!together && timed_alone == MLPX_TEAM_CAL && start >= invite_at &&
-            mlpx_team_flag(&a->ready, 0)) { /* member 1 has left: see below */
+        if (clock_may_invite(&c, start, &a->ready)) { /* member 1 has left: see below */
             mlpx_team_set(&a->go, start);
             gen = mlpx_team_take(&a->gen, 1) + 1; /* publishes go */
-            together = 1;
-            met = t0;
-            timed_together = -2;
-            together_ns = 0;
+            clock_invited(&c, t0);
             prev = 0;
             mlpx_team_set(&a->slot[0].waited, 0);
             mlpx_team_set(&a->slot[1].waited, 0); /* member 1 is not in a batch */
         }
         double l;
-        if (together) {
+        if (c.together) {
             /* the time of the previous batch together, from start to start */
             int dismiss = 0;
             if (prev) {
-                if (timed_together < MLPX_TEAM_CAL) {
-                    if (timed_together >= 0) together_ns += t0 - prev;
-                    if (++timed_together == MLPX_TEAM_CAL)
-                        dismiss = 10 * together_ns > 9 * alone_ns;
+                if (clock_calibrating(&c)) {
+                    dismiss = clock_together(&c, t0 - prev);
                 } else if ((start / B) % 8 == 0) { /* member 1's count: a line crossing */
                     const int64_t waited = mlpx_team_take(&a->slot[0].waited, 0) +
                                            mlpx_team_take(&a->slot[1].waited, 0);
-                    dismiss = waited > (t0 - met) / MLPX_TEAM_WAIT;
+                    dismiss = clock_waits(&c, waited, t0);
                 }
             }
             if (dismiss) mlpx_team_set(&a->dismissed, start); /* read after the barrier */
@@ -730,10 +773,8 @@ static void S(units_member)(void *arg, int t)
             l = S(units_b)(a, 0, start, nb, NULL, lr_t);
             prev = nb == B ? t0 : 0;
             if (dismiss) {
-                together = 0;
+                clock_dismissed(&c, start, B);
                 await_left = 1;
-                invite_at = start + B * retry;
-                retry *= 2;
             }
         } else {
             S(units_a)(a, 0, start, nb, 1);
@@ -745,10 +786,7 @@ static void S(units_member)(void *arg, int t)
             S(units_a)(a, 1, start, nb, 0);
             l = S(units_b)(a, 0, start, nb, NULL, lr_t);
             S(units_b)(a, 1, start, nb, a->m[0].H, lr_t);
-            if (nb == B && timed_alone < MLPX_TEAM_CAL) {
-                alone_ns += mlpx_now_ns() - t0;
-                timed_alone++;
-            }
+            if (nb == B && c.timed_alone < MLPX_TEAM_CAL) clock_alone(&c, mlpx_now_ns() - t0);
         }
         /* the penalty of the parameters the batch started from */
         if (a->alpha != 0) {
