@@ -28,6 +28,8 @@ from .report import Worker, _apply_autogroup, _own_autogroup
 
 def _group(dso):
     d = dso.lower()
+    if "mlpx-local-blas" in d:  # mlpx._blas's private copy, mapped from a memfd
+        return "BLAS (mlpx's local one-thread copy)"
     if "openblas" in d or "mkl" in d:
         return "BLAS (" + os.path.basename(dso) + ")"
     if "_core" in d and "mlpx" not in d:
@@ -76,11 +78,32 @@ def profile(system, key, epochs, quick, freq=2000, infer=False):
                          capture_output=True, text=True)
     by_dso, rows = defaultdict(float), []
     for line in rep.stdout.splitlines():
-        m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[[.kKuU]\]\s+(.*)", line)
+        # a DSO name may hold a space: "/memfd:mlpx-local-blas (deleted)"
+        m = re.match(r"\s*([\d.]+)%\s+(.+?)\s+\[[.kKuU]\]\s+(.*)", line)
         if m:
             pct, dso, sym = float(m.group(1)), m.group(2), m.group(3).strip()
             by_dso[_group(dso)] += pct
-            rows.append((pct, os.path.basename(dso), sym))
+            if "mlpx-local-blas" in dso:  # perf cannot name symbols in a memfd: one row
+                local = next((r for r in rows if r[1] == "mlpx-local-blas"), None)
+                if local is None:
+                    rows.append([pct, "mlpx-local-blas", "(all; perf names no symbols in a memfd)"])
+                else:
+                    local[0] += pct
+                continue
+            rows.append([pct, os.path.basename(dso), sym])
+    # the shares per library from a report by library alone (the rows above
+    # are cut at 0.3% each, and a memfd's samples spread over many addresses)
+    rep = subprocess.run([perf, "report", "-i", data, "--stdio", "--no-children",
+                          "--sort", "dso", "-g", "none", "--percent-limit", "0.1"],
+                         capture_output=True, text=True)
+    by_dso = defaultdict(float)
+    for line in rep.stdout.splitlines():
+        m = re.match(r"\s*([\d.]+)%\s+(.+?)\s*$", line)
+        if m and not line.lstrip().startswith("#"):
+            by_dso[_group(m.group(2))] += float(m.group(1))
+    for r in rows:
+        if r[1] == "mlpx-local-blas":
+            r[0] = by_dso.get("BLAS (mlpx's local one-thread copy)", r[0])
     what = "predict_proba calls (10,000 rows)" if infer else "epochs"
     out = [f"profile: {system} on {key}{' (quick)' if quick else ''}: {epochs} {what} in {t:.3f} s "
            f"({t / epochs:.4g} s each; first training epoch {t1:.4g} s), perf cpu-clock {freq} Hz, "
@@ -90,7 +113,7 @@ def profile(system, key, epochs, quick, freq=2000, infer=False):
     for g, pct in sorted(by_dso.items(), key=lambda x: -x[1]):
         out.append(f"| {pct:.1f}% | {g} |")
     out += ["", "| share | library | symbol |", "|---:|---|---|"]
-    for pct, dso, sym in rows[:25]:
+    for pct, dso, sym in sorted(rows, key=lambda r: -r[0])[:25]:
         out.append(f"| {pct:.1f}% | {dso} | `{sym[:90]}` |")
     return "\n".join(out)
 
