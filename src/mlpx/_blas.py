@@ -68,6 +68,15 @@ def _addr(lib, name):
         return None
 
 
+def _openblas_fn(lib, sgemm_symbol, ilp64, name):
+    """Address of OpenBLAS's ``openblas_<name>`` under the naming of the
+    library whose GEMM is ``sgemm_symbol`` (``scipy_`` prefix, ``64_``
+    suffix for ILP64), else unprefixed, else None."""
+    prefix = "scipy_" if sgemm_symbol.startswith("scipy_") else ""
+    suffix = "64_" if ilp64 else ""
+    return _addr(lib, f"{prefix}openblas_{name}{suffix}") or _addr(lib, f"openblas_{name}")
+
+
 def _from_library(path):
     try:
         lib = ctypes.CDLL(path)
@@ -76,15 +85,11 @@ def _from_library(path):
     for s, d, ilp64 in _SYMBOLS:
         sp, dp = _addr(lib, s), _addr(lib, d)
         if sp and dp:
-            prefix = "scipy_" if s.startswith("scipy_") else ""
-            suffix = "64_" if ilp64 else ""
             return {
                 "sgemm": sp, "dgemm": dp, "ilp64": ilp64, "library": path,
                 "source": "numpy", "symbol": s, "lib": lib,
-                "get_threads": _addr(lib, f"{prefix}openblas_get_num_threads{suffix}")
-                or _addr(lib, "openblas_get_num_threads"),
-                "get_config": _addr(lib, f"{prefix}openblas_get_config{suffix}")
-                or _addr(lib, "openblas_get_config"),
+                "get_threads": _openblas_fn(lib, s, ilp64, "get_num_threads"),
+                "get_config": _openblas_fn(lib, s, ilp64, "get_config"),
             }
     return None
 
@@ -144,8 +149,6 @@ def _local_instance(found):
         return None
     if found.get("lib") is None or not hasattr(os, "memfd_create") or not found["get_threads"]:
         return None
-    prefix = "scipy_" if found["symbol"].startswith("scipy_") else ""
-    suffix = "64_" if found["ilp64"] else ""
     try:
         fd = os.memfd_create("mlpx-local-blas")
     except OSError:
@@ -166,15 +169,16 @@ def _local_instance(found):
         return None
     finally:
         os.close(fd)
-    s, d = _addr(lib, found["symbol"]), _addr(lib, found["symbol"].replace("sgemm", "dgemm"))
-    get = _addr(lib, f"{prefix}openblas_get_num_threads{suffix}")
-    set_ = _addr(lib, f"{prefix}openblas_set_num_threads{suffix}")
+    sym, ilp64 = found["symbol"], found["ilp64"]
+    s, d = _addr(lib, sym), _addr(lib, sym.replace("sgemm", "dgemm"))
+    get = _openblas_fn(lib, sym, ilp64, "get_num_threads")
+    set_ = _openblas_fn(lib, sym, ilp64, "set_num_threads")
     if not (s and d and get and set_) or s == found["sgemm"]:
         return None  # not OpenBLAS, or the loader handed back the same instance
     ctypes.CFUNCTYPE(None, ctypes.c_int)(set_)(1)
     if ctypes.CFUNCTYPE(ctypes.c_int)(get)() != 1:
         return None
-    return {"sgemm": s, "dgemm": d, "ilp64": found["ilp64"], "get_threads": get,
+    return {"sgemm": s, "dgemm": d, "ilp64": ilp64, "get_threads": get,
             "lib": lib, "library": f"private copy of {os.path.basename(found['library'])}"}
 
 
