@@ -7,17 +7,24 @@
 #include <stdlib.h>
 #include "engine.h"
 
-/* Rows per block of a team member's forward: its GEMMs stay within
- * OpenBLAS's one-thread size (MLPX_TEAM_MAX_MNK / 2), at most 1024; for a
- * network too wide for blocks of 32 such rows, 256-1024 rows by its widest
- * layer (its GEMMs then go through the local BLAS; engine.h). */
-int64_t mlpx_team_block(const mlpx_net *net)
+/* the largest n_i n_{i+1} of the network */
+static double widest_layer(const mlpx_net *net)
 {
     double widest = 1;
     for (int i = 0; i < net->n_layers; i++) {
         const double fo = (double)net->widths[i] * (double)net->widths[i + 1];
         widest = fo > widest ? fo : widest;
     }
+    return widest;
+}
+
+/* Rows per block of a team member's forward: its GEMMs stay within
+ * OpenBLAS's one-thread size (MLPX_TEAM_MAX_MNK / 2), at most 1024; for a
+ * network too wide for blocks of 32 such rows, 256-1024 rows by its widest
+ * layer (its GEMMs then go through the local BLAS; engine.h). */
+int64_t mlpx_team_block(const mlpx_net *net)
+{
+    const double widest = widest_layer(net);
     const double rows = MLPX_TEAM_MAX_MNK / 2 / widest, local = widest / 1024;
     if (rows >= 32) return rows >= 1024 ? 1024 : (int64_t)rows;
     return local <= MLPX_TEAM_LOCAL_ROWS       ? MLPX_TEAM_LOCAL_ROWS
@@ -32,14 +39,11 @@ int64_t mlpx_team_block(const mlpx_net *net)
  * blocks or more; else 1. */
 int mlpx_forward_threads(const mlpx_net *net, int64_t N)
 {
-    double macs = 0, widest = 1;
-    for (int i = 0; i < net->n_layers; i++) {
-        const double fo = (double)net->widths[i] * (double)net->widths[i + 1];
-        macs += (double)N * fo;
-        widest = fo > widest ? fo : widest;
-    }
+    double macs = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        macs += (double)N * (double)net->widths[i] * (double)net->widths[i + 1];
     if (N < 64 || macs < 1048576.0 || mlpx_blas_threads() < 2) return 1;
-    if (MLPX_TEAM_MAX_MNK / 2 / widest >= 32) return 2;
+    if (MLPX_TEAM_MAX_MNK / 2 / widest_layer(net) >= 32) return 2;
     return mlpx_local_ready() && N >= 2 * mlpx_team_block(net) ? 2 : 1;
 }
 

@@ -71,8 +71,8 @@ int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size);
 /* Threads mlpx_forward uses for N rows: 2 when the work is worth a thread
  * start, the BLAS may use 2 threads or more, and either blocks of >= 32
  * rows keep every GEMM on one BLAS thread or a local BLAS is ready and
- * there are two blocks of 256 rows or more (the two threads then share the
- * row blocks). */
+ * there are two blocks or more (256-1024 rows each, by the widest layer;
+ * the two threads then share the row blocks). */
 int mlpx_forward_threads(const mlpx_net *net, int64_t N);
 
 #define MLPX_DECLARE_API(REAL, S)                                              \

@@ -84,4 +84,3 @@ def test_cross_core_pass_probe():
     np.testing.assert_allclose(H1, (a["X"] @ a["W1"]) * np.float32(0.999) * np.float32(1.001),
                                rtol=1e-5, atol=1e-5)
     assert crosspass.batch(a, passes=False)[1:] == (0.0, 0.0)
-
