@@ -99,7 +99,9 @@ double S(mlpx_batch_grad)(const mlpx_net *net, const REAL *const *W,
     return loss;
 }
 
-/* Public: loss and gradients over all N rows, work buffers allocated here. */
+/* Public: loss and gradients over all N rows, work buffers allocated here;
+ * on the tiled scheme (epoch_tiles.c) when its GEMMs are large enough to
+ * share. */
 int S(mlpx_loss_and_grad)(const mlpx_net *net, const REAL *const *coefs,
                           const REAL *const *intercepts, const REAL *X,
                           const REAL *Y, const REAL *sw, int64_t N,
@@ -107,6 +109,9 @@ int S(mlpx_loss_and_grad)(const mlpx_net *net, const REAL *const *coefs,
                           REAL *const *db)
 {
     if (!mlpx_has_blas()) return MLPX_ENOBLAS;
+    if (mlpx_epoch_tiled(net, N))
+        return S(mlpx_loss_and_grad_tiles)(net, coefs, intercepts, X, Y, sw, N, alpha, loss,
+                                           dW, db);
     const int K = net->n_layers;
     const int64_t *w = net->widths;
     int64_t size = 0, widest = 1;

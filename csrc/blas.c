@@ -1,8 +1,12 @@
 /* The BLAS table: Fortran-ABI sgemm_/dgemm_ reached through raw addresses
  * set at import (the engine links no BLAS), and row-major GEMM wrappers.
  * Two entries: the shared BLAS (NumPy's own library, with its thread pool)
- * and, optionally, the local one (mlpx_set_blas_local), used by team
- * members (team.c) while they run a team's job.
+ * and, optionally, the local one (mlpx_set_blas_local): a private instance
+ * kept at one thread, which takes every GEMM too big for one thread of the
+ * shared library while that one may use several (mlpx_gemm_one_thread).
+ * So every GEMM call runs on one thread: its bits depend on its shape and
+ * the CPU, never on a thread count, and mlpx's own threads can each call
+ * it on their own tiles.
  *
  * Fortran GEMM is column-major; a row-major C = op(A) op(B) is the
  * column-major C^T = op(B)^T op(A)^T, i.e. gemm(tb, ta, N, M, K, B, A).
@@ -15,19 +19,12 @@
 
 static struct {
     void *sgemm, *dgemm;
-    int ilp64;                /* 64-bit integer arguments */
+    int ilp64;         /* 64-bit integer arguments */
     void *get_threads; /* int (void), e.g. openblas_get_num_threads, or NULL */
-    /* the local BLAS: a private instance of a BLAS library kept at one
-     * thread, which team members (team.c) call, each on its own share */
+    /* the local BLAS */
     void *sgemm1, *dgemm1, *get_threads1;
     int ilp64_1;
 } blas;
-
-#if defined(__GNUC__)
-static __thread int use_local; /* this thread's GEMMs through the local BLAS */
-#else
-static int use_local;
-#endif
 
 void mlpx_set_blas_local(void *sgemm, void *dgemm, int ilp64, void *get_threads)
 {
@@ -37,23 +34,11 @@ void mlpx_set_blas_local(void *sgemm, void *dgemm, int ilp64, void *get_threads)
     blas.get_threads1 = get_threads;
 }
 
-/* Set, and still at one thread (a two-thread instance called by both team
- * members would fight over its own workers). */
+/* Set, and still at one thread. */
 int mlpx_has_blas_local(void)
 {
     return blas.sgemm1 && blas.dgemm1 && blas.get_threads1 &&
            ((int (*)(void))blas.get_threads1)() == 1;
-}
-
-void mlpx_blas_local(int on) { use_local = on && blas.sgemm1 && blas.dgemm1; }
-
-/* When mlpx last called a GEMM large enough for the shared BLAS's threads */
-static int64_t shared_at = INT64_MIN / 2;
-
-int mlpx_local_ready(void)
-{
-    return mlpx_has_blas_local() &&
-           mlpx_now_ns() - __atomic_load_n(&shared_at, __ATOMIC_RELAXED) > MLPX_SPIN_NS;
 }
 
 void mlpx_set_blas(void *sgemm, void *dgemm, int ilp64, void *get_threads)
@@ -70,6 +55,12 @@ int mlpx_blas_threads(void)
 {
     const int n = blas.get_threads ? ((int (*)(void))blas.get_threads)() : 1;
     return n > 1 ? n : 1;
+}
+
+int mlpx_gemm_one_thread(int64_t M, int64_t N, int64_t Kd)
+{
+    const double mnk = (double)M * (double)N * (double)Kd;
+    return M == 1 || N == 1 ? mnk <= 2304.0 * 4 : mnk <= 65536.0 * 4;
 }
 
 #define MLPX_TEMPLATE "blas.c"
@@ -92,12 +83,10 @@ void S(mlpx_gemm)(int ta, int tb, int64_t M, int64_t N, int64_t Kd, REAL alpha,
     const char ca = ta ? 'T' : 'N', cb = tb ? 'T' : 'N';
     void *fn = sizeof(REAL) == sizeof(float) ? blas.sgemm : blas.dgemm;
     int ilp64 = blas.ilp64;
-    if (use_local) {
+    if (blas.sgemm1 && !mlpx_gemm_one_thread(M, N, Kd) && mlpx_blas_threads() > 1 &&
+        mlpx_has_blas_local()) {
         fn = sizeof(REAL) == sizeof(float) ? blas.sgemm1 : blas.dgemm1;
         ilp64 = blas.ilp64_1;
-    } else if ((double)M * (double)N * (double)Kd > MLPX_TEAM_MAX_MNK / 2 &&
-               mlpx_blas_threads() >= 2) {
-        __atomic_store_n(&shared_at, mlpx_now_ns(), __ATOMIC_RELAXED);
     }
     if (ilp64) {
         ((GEMM_TYPE(int64_t))fn)(&cb, &ca, &N, &M, &Kd, &alpha, B, &ldb, A, &lda,

@@ -229,64 +229,53 @@ MLPX_INLINE float mlpx_expm1_small_f(float y)
     return y + (y * y) * mlpx_exp_tail_f(y);
 }
 
-/* team.c: two threads for one call. mlpx_team_run runs fn(arg, 0) on the
- * caller and hands fn(arg, 1) to the process's helper thread, returning once
- * the caller's part is done and the helper's, if it started, too; returns
- * -1 without calling fn when no helper is available. The helper may start
- * late or not at all (member 0 never waits for it to start), so work is
- * shared through counters and flags member 0 can also take over.
- * The members meet at an mlpx_barrier (zeroed before the run; each member
- * keeps its own sense, starting at 0); memory written before the barrier by
- * one member is visible after it to the other; mlpx_barrier_wait returns
- * the nanoseconds this member waited. Atomics: mlpx_team_take returns
- * *counter and adds n; mlpx_team_set stores v in *x; mlpx_team_flag reads
- * a flag, setting it first when set != 0. mlpx_team_pause(since): one step
- * of a wait begun at mlpx_now_ns() == since (spin, then yield). */
-typedef struct {
-    int count, sense;
-} mlpx_barrier;
-int mlpx_team_run(void (*fn)(void *, int), void *arg);
-int64_t mlpx_barrier_wait(mlpx_barrier *b, int *sense);
-int64_t mlpx_team_take(int64_t *counter, int64_t n);
-void mlpx_team_set(int64_t *x, int64_t v);
-int mlpx_team_flag(int *flag, int set);
-int64_t mlpx_now_ns(void);
-void mlpx_team_pause(int64_t since);
+/* pool.c: a parallel loop over parts fixed in advance. fn(arg, part,
+ * worker) runs once for every part in [0, nparts), on the caller (worker 0)
+ * and up to threads - 1 helper threads (workers 1 .. threads - 1; worker
+ * indexes per-worker scratch, never results); returns when all are done.
+ * Parts must write disjoint memory and the caller sums over parts in part
+ * order afterwards: then results do not depend on threads or timing. */
+#define MLPX_MAX_THREADS 64
+#define MLPX_MAX_TILES 64 /* tiles of one GEMM at most */
+typedef void (*mlpx_part_fn)(void *arg, int64_t part, int worker);
+void mlpx_pool_for(int threads, int64_t nparts, mlpx_part_fn fn, void *arg);
+int mlpx_pool_helpers(void);
 
-/* blas.c: the threads the BLAS may use now (its own setting, so
- * OPENBLAS_NUM_THREADS and threadpoolctl limits apply), 1 when unknown. */
+/* blas.c: the threads the shared BLAS may use now (its own setting, so
+ * OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and threadpoolctl limits apply),
+ * 1 when unknown. */
 int mlpx_blas_threads(void);
-/* this thread's GEMMs through the local BLAS (when set) or the shared one */
-void mlpx_blas_local(int on);
-/* A local BLAS is set, at one thread, and mlpx has not called a GEMM that
- * the shared BLAS runs on its threads in the last MLPX_SPIN_NS: OpenBLAS's
- * worker busy-spins ~0.1 s after such a call, on the core the team's helper
- * needs (measured: a forward pass of 784-256-128-10 right after a fit at
- * batch 32 took 32-50 ms on the team, 25-26 ms later or on the shared BLAS). */
-int mlpx_local_ready(void);
-#define MLPX_SPIN_NS 150000000
+/* A GEMM of this shape runs on one thread of the shared BLAS whatever its
+ * thread setting (OpenBLAS: m n k <= 65536 x 4, interface/gemm.c; a GEMM
+ * with m or n = 1 is forwarded to GEMV, one thread up to 2304 x 4 matrix
+ * entries). Larger ones go to the local BLAS while the shared one may use
+ * several threads, so that no result depends on the thread count. */
+int mlpx_gemm_one_thread(int64_t M, int64_t N, int64_t Kd);
 
-/* A GEMM of m n k multiply-adds at most this runs on one thread in OpenBLAS
- * (interface/gemm.c: SMP_THRESHOLD_MIN 65536 x GEMM_MULTITHREAD_THRESHOLD 4).
- * The training epoch splits a batch across a team of two only when every
- * GEMM of the batch is at most twice this, so each member's share stays on
- * one BLAS thread (two members calling a threaded GEMM would fight over the
- * BLAS's own threads). */
-#define MLPX_TEAM_MAX_MNK (2 * 262144.0)
-int64_t mlpx_team_block(const mlpx_net *net);
-int mlpx_team_small(const mlpx_net *net, int64_t B);
-/* Larger networks are shared only through the local BLAS, and only when a
- * member's half batch has this many forward multiply-adds (784-256-128-10:
- * batch 32 has 3.8 million, which the shared BLAS's two threads do at
- * 1.11-1.17x the GEMM-only bound while the team measured 1.07 and 1.78;
- * batch 256 has 30 million: 1.13-1.16 shared, 1.05-1.06 team). */
-#define MLPX_TEAM_LOCAL_MACS (8.0 * 1024 * 1024)
-/* rows per block of a team's forward pass through the local BLAS: the
- * widest layer's n_i n_{i+1} / 1024, within [256, 1024] (10,000 rows of
- * 1024-1024-1024-10: 228-232 ms in blocks of 256, 218-225 in blocks of
- * 1024; 784-256-128-10 in f64: 52-53 ms in blocks of 256, 56-57 in 1024) */
-#define MLPX_TEAM_LOCAL_ROWS 256
-#define MLPX_TEAM_LOCAL_ROWS_MAX 1024
+/* threads.c: the thread policy, in one place. */
+/* Threads a loop of nparts parts, macs multiply-adds in all, may use: the
+ * shared BLAS's limit, at most nparts and MLPX_MAX_THREADS, 1 for work too
+ * small to share, and 1 when a GEMM needs the local BLAS that is missing
+ * (big_gemms: some GEMM of the loop is not mlpx_gemm_one_thread). */
+int mlpx_threads_for(int64_t nparts, double macs, int big_gemms);
+/* How a GEMM with output (M, N) and inner size Kd is cut into tiles: n
+ * tiles of `size` rows (by_rows) or columns, the last one shorter. Fixed by
+ * the shape alone. */
+typedef struct {
+    int64_t n, size;
+    int by_rows;
+} mlpx_tiles;
+mlpx_tiles mlpx_gemm_tiles(int64_t M, int64_t N, int64_t Kd);
+/* The same cut along a given dimension `dim` of a GEMM of macs
+ * multiply-adds. */
+mlpx_tiles mlpx_tiles_along(int64_t dim, double macs, int by_rows);
+/* Rows per block of mlpx_forward. */
+int64_t mlpx_forward_rows(const mlpx_net *net);
+/* 1 when a training batch of B rows is cut into more than one part
+ * (epoch_tiles.c), 0 for the plain loop (epoch.c). */
+int mlpx_epoch_tiled(const mlpx_net *net, int64_t B);
+/* 1 when some GEMM of a call on B rows per batch is not one-thread safe */
+int mlpx_has_big_gemms(const mlpx_net *net, int64_t B);
 
 #define MLPX_DECLARE_KERNELS(REAL, S)                                          \
     /* blas.c: row-major C (M, N) = alpha op(A) op(B) + beta C,                \
@@ -311,6 +300,18 @@ int mlpx_team_small(const mlpx_net *net, int64_t B);
     void mlpx_forward_batch_##S(const mlpx_net *net, const REAL *const *W,     \
                                 const REAL *const *b, const REAL *X,           \
                                 int64_t N, REAL *const *Z, int out_pass);      \
+    /* epoch_tiles.c: the tiled epoch and loss_and_grad (same arguments as   \
+     * mlpx_train_epoch and mlpx_loss_and_grad, B = rows per batch) */       \
+    int mlpx_train_epoch_tiles_##S(                                            \
+        const mlpx_net *net, REAL *const *coefs, REAL *const *intercepts,      \
+        const REAL *X, const REAL *Y, const REAL *sw, const int64_t *order,    \
+        int64_t N, int64_t B, double alpha, const mlpx_optim *opt,             \
+        REAL *const *state, double *loss);                                     \
+    int mlpx_loss_and_grad_tiles_##S(                                          \
+        const mlpx_net *net, const REAL *const *coefs,                         \
+        const REAL *const *intercepts, const REAL *X, const REAL *Y,           \
+        const REAL *sw, int64_t N, double alpha, double *loss,                 \
+        REAL *const *dW, REAL *const *db);                                     \
     /* backward.c */                                                           \
     double mlpx_batch_grad_##S(const mlpx_net *net, const REAL *const *W,      \
                                const REAL *const *b, const REAL *X,            \

@@ -53,26 +53,26 @@ void mlpx_set_blas(void *sgemm, void *dgemm, int ilp64, void *get_threads);
 int mlpx_has_blas(void);
 /* The local BLAS: the same kind of addresses into a private instance of a
  * BLAS library that nothing else calls, set to one thread by its owner
- * (get_threads must return 1; NULLs: none). While a team of two threads
- * runs (mlpx_epoch_threads, mlpx_forward_threads), each member calls it for
- * its own share, so the network's GEMMs need not fit one thread of the
- * shared BLAS. mlpx_has_blas_local: set, and still at one thread. */
+ * (get_threads must return 1; NULLs: none). While the shared BLAS may use
+ * several threads, every GEMM too big for one thread of it goes here, so
+ * that each GEMM call runs on exactly one thread (no result then depends on
+ * a thread count) and mlpx's threads can each call it on their own tiles.
+ * mlpx_has_blas_local: set, and still at one thread. */
 void mlpx_set_blas_local(void *sgemm, void *dgemm, int ilp64, void *get_threads);
 int mlpx_has_blas_local(void);
+/* 1 when a call on N rows in batches of batch_size (mlpx_forward: 0, for
+ * its row blocks; mlpx_loss_and_grad: N) would use the local BLAS: the shared BLAS
+ * may use several threads and some GEMM is too big for one of them. The
+ * caller can then set one up first (without one, such calls run on the
+ * calling thread, their big GEMMs on the shared BLAS's threads, and results
+ * then depend on its thread count). */
+int mlpx_wants_blas_local(const mlpx_net *net, int64_t N, int64_t batch_size);
 
-/* Threads mlpx_train_epoch uses for this network, N and batch_size: 2 when
- * the BLAS may use 2 threads or more and either every GEMM of a batch is
- * small enough to run on one BLAS thread and there are at least 16 batches
- * of at least 16 rows, or a local BLAS is ready (set, at one thread, and no
- * threaded GEMM of the shared BLAS in the last 0.15 s), there are two
- * batches or more and half a batch is >= 8 Mi forward multiply-adds (the
- * caller and one helper thread then share each batch); else 1. */
+/* Threads mlpx_train_epoch uses for this network, N and batch_size, and
+ * mlpx_forward for N rows: from 1 up to the shared BLAS's limit (threads.c
+ * has the policy). Results do not depend on it: the work is cut into parts
+ * by the shapes alone, and any thread may run any part. */
 int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size);
-/* Threads mlpx_forward uses for N rows: 2 when the work is worth a thread
- * start, the BLAS may use 2 threads or more, and either blocks of >= 32
- * rows keep every GEMM on one BLAS thread or a local BLAS is ready and
- * there are two blocks or more (256-1024 rows each, by the widest layer;
- * the two threads then share the row blocks). */
 int mlpx_forward_threads(const mlpx_net *net, int64_t N);
 
 #define MLPX_DECLARE_API(REAL, S)                                              \

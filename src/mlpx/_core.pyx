@@ -48,6 +48,7 @@ cdef extern from "mlpx.h" nogil:
     int mlpx_has_blas()
     void mlpx_set_blas_local(void *sgemm, void *dgemm, int ilp64, void *get_threads)
     int mlpx_has_blas_local()
+    int mlpx_wants_blas_local(const mlpx_net *net, int64_t N, int64_t batch_size)
     int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size)
     int mlpx_forward_threads(const mlpx_net *net, int64_t N)
 
@@ -87,8 +88,8 @@ _ACT_CODE = {"identity": MLPX_IDENTITY, "logistic": MLPX_LOGISTIC,
 
 def _set_blas_local(sgemm_ptr, dgemm_ptr, ilp64, threads_ptr):
     """Install the local BLAS (mlpx.h): addresses (ints) into a private
-    instance of a BLAS library set to one thread, which the two-thread team
-    calls for each member's share; all None or 0 removes it."""
+    instance of a BLAS library set to one thread, which takes every GEMM too
+    big for one thread of the shared BLAS; all None or 0 removes it."""
     cdef uintptr_t s = operator.index(sgemm_ptr or 0), d = operator.index(dgemm_ptr or 0)
     cdef uintptr_t t = operator.index(threads_ptr or 0)
     if (s == 0) != (d == 0) or (s != 0 and t == 0):
@@ -99,6 +100,27 @@ def _set_blas_local(sgemm_ptr, dgemm_ptr, ilp64, threads_ptr):
 def _has_blas_local():
     """True when a local BLAS is installed and still at one thread."""
     return bool(mlpx_has_blas_local())
+
+
+cdef object _local_factory = None
+
+
+def _set_local_factory(factory):
+    """Register ``factory()`` (no arguments, returns True when it installed
+    a local BLAS), called with the GIL held before the first engine call that
+    wants one (``mlpx_wants_blas_local``); None unregisters it. It is called
+    again only while it returns False, and it remembers its own failure."""
+    global _local_factory
+    if factory is not None and not callable(factory):
+        raise TypeError("_set_local_factory: give a callable or None")
+    _local_factory = factory
+
+
+cdef _want_local(_Net net, int64_t N, int64_t batch_size):
+    """Make the local BLAS first when this call wants one (mlpx.h)."""
+    if _local_factory is not None and not mlpx_has_blas_local() and \
+            mlpx_wants_blas_local(&net.net, N, batch_size):
+        _local_factory()
 
 
 def _set_blas(sgemm_ptr, dgemm_ptr, ilp64, threads_ptr=None):
@@ -114,12 +136,11 @@ def _set_blas(sgemm_ptr, dgemm_ptr, ilp64, threads_ptr=None):
 
 
 def _epoch_threads(widths, n_samples, batch_size=None):
-    """Threads (1 or 2) that ``train_epoch`` uses for layer widths n_0..n_K,
+    """Threads that ``train_epoch`` uses for layer widths n_0..n_K,
     ``n_samples`` rows and ``batch_size`` (``mlpx_epoch_threads`` in
     csrc/mlpx.h), or, with batch_size None, that ``forward`` uses
-    (``mlpx_forward_threads``): 2 for small networks when the BLAS may use
-    two threads, and for larger ones also through the local BLAS (see
-    ``_has_blas_local``)."""
+    (``mlpx_forward_threads``): from 1 up to the BLAS's thread limit, by
+    the work's size (csrc/threads.c). Results do not depend on it."""
     cdef int64_t[::1] w = np.array(widths, dtype=np.int64).ravel()
     cdef int64_t n = operator.index(n_samples)
     cdef int64_t bs = 1 if batch_size is None else operator.index(batch_size)
@@ -344,6 +365,7 @@ def forward(coefs, intercepts, X, activation, out_activation, check_finite=False
     cdef void *x = _matrix("X", X, net.dtype(), N, net.widths[0])
     cdef void *p = _matrix("P", P, net.dtype(), N, net.widths[K])
     cdef int status, check = 1 if check_finite else 0
+    _want_local(net, N, 0)
     with nogil:
         if net.f64:
             status = mlpx_forward_d(&net.net, <const double **>net.W,
@@ -392,6 +414,11 @@ def loss_and_grad(coefs, intercepts, X, Y, activation, out_activation, alpha,
         raise
     cdef double loss = 0
     cdef int status
+    try:
+        _want_local(net, N, N)
+    except BaseException:
+        free(ptrs)
+        raise
     with nogil:
         if net.f64:
             status = mlpx_loss_and_grad_d(
@@ -477,6 +504,11 @@ def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size,
         raise
     cdef double loss = 0
     cdef int status
+    try:
+        _want_local(net, N, bs)
+    except BaseException:
+        free(sp)
+        raise
     with nogil:
         if net.f64:
             status = mlpx_train_epoch_d(

@@ -49,6 +49,7 @@ from sklearn.utils.validation import (
 from ._backend import impl
 from ._validation import c_aligned
 from ._progress import EpochProgress
+from ._reductions import one_thread_reductions
 from ._exceptions import DivergenceWarning, InconsistentVersionWarning
 
 try:  # scikit-learn's own switch: scipy >= 1.15 dropped L-BFGS-B's iprint
@@ -567,18 +568,19 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             return loss, _pack(coef_grads, intercept_grads).astype(np.float64)
 
         iprint = 1 if (self.verbose is True or self.verbose >= 1) else -1
-        opt_res = scipy.optimize.minimize(
-            loss_grad,
-            _pack(self.coefs_, self.intercepts_),
-            method="L-BFGS-B",
-            jac=True,
-            options={
-                "maxfun": self.max_fun,
-                "maxiter": self.max_iter,
-                "gtol": self.tol,
-                **_get_additional_lbfgs_options_dict("iprint", iprint),
-            },
-        )
+        with one_thread_reductions():  # its dot products' bits: see _reductions
+            opt_res = scipy.optimize.minimize(
+                loss_grad,
+                _pack(self.coefs_, self.intercepts_),
+                method="L-BFGS-B",
+                jac=True,
+                options={
+                    "maxfun": self.max_fun,
+                    "maxiter": self.max_iter,
+                    "gtol": self.tol,
+                    **_get_additional_lbfgs_options_dict("iprint", iprint),
+                },
+            )
         self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
         self.loss_ = opt_res.fun
         coefs, intercepts = unpack(opt_res.x)

@@ -1,0 +1,115 @@
+/* The thread policy and the cut of work into parts, in one place.
+ *
+ * Parts are cut by the shapes alone, never by the thread count, so that
+ * the numbers do not depend on it (pool.c states the invariant). A part is
+ * a tile of a GEMM's output, rows or columns, with at least
+ * MLPX_TILE_MIN of them and MLPX_TILE_MACS multiply-adds: each tile is a
+ * separate one-thread BLAS call that packs its own copy of the operand it
+ * shares with the other tiles (the weights for a tile of rows, the layer
+ * input for a tile of columns), so tiles much smaller than this spend more
+ * time packing than multiplying (benchmarks/README.md has the numbers).
+ * The cut is made across the smaller repack: a GEMM with more rows than
+ * columns is cut into tiles of rows.
+ *
+ * Threads: as many as the shared BLAS may use (its own setting, so
+ * OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and threadpoolctl limits apply),
+ * at most one per part, one for work too small to pay for a hand-over
+ * (MLPX_SHARE_MACS), and one when a GEMM is too big for one thread of the
+ * shared BLAS and no local BLAS is set (the shared one then runs it on its
+ * own threads).
+ */
+#include "engine.h"
+
+#define MLPX_TILE_MIN 64
+#define MLPX_TILE_MACS (2.0 * 1024 * 1024)
+#define MLPX_SHARE_MACS (1024.0 * 1024)
+/* rows per block of mlpx_forward (a repack of every weight per block) */
+#define MLPX_FORWARD_ROWS 256
+
+mlpx_tiles mlpx_tiles_along(int64_t dim, double macs, int by_rows)
+{
+    int64_t n = (int64_t)(macs / MLPX_TILE_MACS);
+    if (n > dim / MLPX_TILE_MIN) n = dim / MLPX_TILE_MIN;
+    if (n > MLPX_MAX_TILES) n = MLPX_MAX_TILES;
+    if (n < 1) n = 1;
+    /* equal tiles, a multiple of 16 wide (whole vectors for the passes on
+     * a tile), the last one shorter */
+    int64_t size = (dim + n - 1) / n;
+    size = (size + 15) / 16 * 16;
+    if (size > dim) size = dim;
+    if (size < 1) size = 1;
+    return (mlpx_tiles){(dim + size - 1) / size, size, by_rows};
+}
+
+mlpx_tiles mlpx_gemm_tiles(int64_t M, int64_t N, int64_t Kd)
+{
+    const double macs = (double)M * (double)N * (double)Kd;
+    return M > N ? mlpx_tiles_along(M, macs, 1) : mlpx_tiles_along(N, macs, 0);
+}
+
+int64_t mlpx_forward_rows(const mlpx_net *net)
+{
+    (void)net;
+    return MLPX_FORWARD_ROWS;
+}
+
+static int max_tiles_epoch(const mlpx_net *net, int64_t B)
+{
+    int64_t most = 1;
+    for (int i = 0; i < net->n_layers; i++) {
+        const int64_t F = net->widths[i], O = net->widths[i + 1];
+        const int64_t nf = mlpx_gemm_tiles(B, O, F).n;
+        const int64_t nb = mlpx_tiles_along(F, (i > 0 ? 2 : 1) * (double)B * F * O, 1).n;
+        most = nf > most ? nf : most;
+        most = nb > most ? nb : most;
+    }
+    return (int)most;
+}
+
+int mlpx_epoch_tiled(const mlpx_net *net, int64_t B) { return max_tiles_epoch(net, B) > 1; }
+
+int mlpx_has_big_gemms(const mlpx_net *net, int64_t B)
+{
+    for (int i = 0; i < net->n_layers; i++) {
+        const int64_t F = net->widths[i], O = net->widths[i + 1];
+        if (!mlpx_gemm_one_thread(B, O, F) || !mlpx_gemm_one_thread(F, O, B) ||
+            !mlpx_gemm_one_thread(B, F, O))
+            return 1;
+    }
+    return 0;
+}
+
+int mlpx_threads_for(int64_t nparts, double macs, int big_gemms)
+{
+    if (nparts <= 1 || macs < MLPX_SHARE_MACS) return 1;
+    int t = mlpx_blas_threads();
+    if (t > 1 && big_gemms && !mlpx_has_blas_local()) return 1;
+    if (t > nparts) t = (int)nparts;
+    return t > MLPX_MAX_THREADS ? MLPX_MAX_THREADS : t;
+}
+
+int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size)
+{
+    const int64_t B = batch_size < N ? batch_size : N;
+    if (!mlpx_epoch_tiled(net, B)) return 1;
+    double macs = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        macs += 3.0 * (double)B * (double)net->widths[i] * (double)net->widths[i + 1];
+    return mlpx_threads_for(max_tiles_epoch(net, B) + 1, macs, mlpx_has_big_gemms(net, B));
+}
+
+int mlpx_forward_threads(const mlpx_net *net, int64_t N)
+{
+    const int64_t R = mlpx_forward_rows(net);
+    double macs = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        macs += (double)N * (double)net->widths[i] * (double)net->widths[i + 1];
+    return mlpx_threads_for((N + R - 1) / R, macs, mlpx_has_big_gemms(net, N < R ? N : R));
+}
+
+int mlpx_wants_blas_local(const mlpx_net *net, int64_t N, int64_t batch_size)
+{
+    if (batch_size <= 0) batch_size = mlpx_forward_rows(net);
+    const int64_t B = batch_size < N ? batch_size : N;
+    return mlpx_blas_threads() > 1 && mlpx_has_big_gemms(net, B);
+}
