@@ -390,7 +390,9 @@ def render_markdown(results):
     mi = info.get("mlpx", {})
     backend = mi.get("backend")
     out.append(f"- **mlpx backend: {backend or 'NOT RUN'}**"
-               + (f" (mlpx {mi.get('mlpx')}, commit {meta['machine']['git']})" if backend else "")
+               + (f" (mlpx {mi.get('mlpx')}, commit {meta['machine']['git']}"
+                  + (f"; benchmarks from commit {meta['machine']['git_benchmarks']}"
+                     if meta["machine"].get("git_benchmarks") else "") + ")" if backend else "")
                + ("" if backend == "native" else
                   f" — native mlpx did not run: {results['skipped'].get('mlpx', {}).get('reason', '?')}"))
     snap = meta.get("snapshot")
@@ -398,7 +400,8 @@ def render_markdown(results):
         out.append("- mlpx imported from a copy of src/ taken at start; extensions: "
                    + (", ".join(f"`{k}` sha1 {v}" for k, v in snap["extensions_sha1"].items()) or "none"))
     m = meta["machine"]
-    out.append(f"- Machine: {m['cpu']} ({', '.join(m['isa'])}), {m['cores_available']} cores, "
+    level = f"; {m['x86_64_level']}" if m.get("x86_64_level") else ""
+    out.append(f"- Machine: {m['cpu']} ({', '.join(m['isa'])}{level}), {m['cores_available']} cores, "
                f"{m['os']}, Python {m['python']}; run {m['date_utc']}; "
                f"load average at start {m['loadavg_start'][0]:.2f}, at end {meta.get('loadavg_end', [0])[0]:.2f}")
     if mi.get("blas_library"):
@@ -579,7 +582,7 @@ def run(keys, systems, quick, repeats, sample_seconds, sections, threads=None,
         "meta": {"quick": quick, "repeats": repeats, "sample_seconds": sample_seconds,
                  "settle_seconds": settle, "max_wait_quiet": max_wait, "autogroup": autogroup,
                  "noise": 0.2, "extra_rounds": 0 if quick else 6,
-                 "threads": threads, "machine": machine_info(ROOT),
+                 "threads": threads, "machine": machine_info(ROOT, _package_parent()),
                  "versions": versions(["numpy", "scipy", "scikit-learn", "threadpoolctl", "torch",
                                        "jax", "jaxlib", "mkl", "matplotlib"])},
         "systems": systems, "configs": {}, "skipped": {}, "info": {},
