@@ -51,7 +51,7 @@ def main():
     limit_threads()
     from .configs import get_config
     from .systems import SYSTEMS, Skip
-    from .machine import blas_info
+    from .machine import ENV_VARS, blas_info
 
     system = SYSTEMS[name]()
     skip_reason = None
@@ -89,6 +89,8 @@ def main():
                 except Exception as exc:  # noqa: BLE001
                     info["info_error"] = repr(exc)
                 info["blas_pools"] = blas_info()   # under the thread limit
+                # the variables this worker started with (CPU path, threads)
+                info["env"] = {k: os.environ[k] for k in ENV_VARS if k in os.environ}
                 answer({"info": info})
             elif cmd == "twopool":
                 from .twopool import run_twopool
