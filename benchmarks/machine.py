@@ -57,6 +57,36 @@ def _cpuinfo():
     return model, set(flags.split())
 
 
+def prefer_snapshot():
+    """In a worker of a report (environment BENCH_SNAPSHOT = the copy of
+    src/ the report took at its start, first on PYTHONPATH): make sure mlpx
+    is imported from that copy. An editable install (scikit-build-core's)
+    puts a finder ahead of sys.path that maps mlpx to the source and build
+    trees, and rebuilds the extension on import: each worker would load, and
+    first rebuild, whatever the tree holds at that moment. Every finder that
+    places mlpx outside the copy is dropped, for this process only. Returns
+    the type names of the finders dropped."""
+    src = os.environ.get("BENCH_SNAPSHOT")
+    if not src:
+        return []
+    import importlib.machinery
+    src = os.path.abspath(src) + os.sep
+    dropped = []
+    for finder in list(sys.meta_path):
+        find = getattr(finder, "find_spec", None)
+        if finder is importlib.machinery.PathFinder or find is None:
+            continue
+        try:
+            spec = find("mlpx", None)
+        except Exception:  # noqa: BLE001
+            continue
+        origin = getattr(spec, "origin", None)
+        if origin and not os.path.abspath(origin).startswith(src):
+            sys.meta_path.remove(finder)
+            dropped.append(type(finder).__name__)
+    return dropped
+
+
 def default_threads():
     env = os.environ.get("BENCH_THREADS")
     if env:

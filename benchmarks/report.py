@@ -66,6 +66,22 @@ def _package_parent():
 
 
 SRC = _package_parent()     # replaced by a snapshot in run()
+SNAPSHOT = None             # SRC when it is a snapshot holding the extension
+
+
+def _extension_files():
+    """Paths of the built extension modules beside mlpx._core, wherever the
+    install keeps them (an editable install: in its build tree, not in
+    src/), or [] when mlpx._core cannot be found (then the workers say why)."""
+    import importlib.util
+    try:
+        spec = importlib.util.find_spec("mlpx._core")   # imports mlpx (an editable one rebuilds)
+    except Exception:  # noqa: BLE001
+        return []
+    if spec is None or not spec.origin or not os.path.isfile(spec.origin):
+        return []
+    d = os.path.dirname(spec.origin)
+    return [os.path.join(d, f) for f in sorted(os.listdir(d)) if f.endswith((".so", ".pyd"))]
 
 
 def snapshot_src(dest):
@@ -75,8 +91,12 @@ def snapshot_src(dest):
     import hashlib
     import shutil
     src = os.path.join(dest, "src")
-    shutil.copytree(os.path.join(_package_parent(), "mlpx"), os.path.join(src, "mlpx"),
+    pkg = os.path.join(src, "mlpx")
+    shutil.copytree(os.path.join(_package_parent(), "mlpx"), pkg,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for path in _extension_files():
+        if not os.path.exists(os.path.join(pkg, os.path.basename(path))):
+            shutil.copy2(path, pkg)
     sums = {}
     for dirpath, _, files in os.walk(src):
         for f in files:
@@ -94,6 +114,8 @@ class Worker:
         env.update(worker_env(name, threads, env))
         env["BENCH_THREADS"] = str(threads)
         paths = [SRC, ROOT]
+        if SNAPSHOT:
+            env["BENCH_SNAPSHOT"] = SNAPSHOT
         if env.get("PYTHONPATH"):
             paths.append(env["PYTHONPATH"])
         env["PYTHONPATH"] = os.pathsep.join(paths)
@@ -268,6 +290,8 @@ def run_memory(quick, results, systems, threads=None, cpu_path="auto"):
             env.update(cpu_path_env(cpu_path, system, env))
             env.update(worker_env(system, threads or default_threads(), env))
             env["PYTHONPATH"] = os.pathsep.join([SRC, ROOT])
+            if SNAPSHOT:
+                env["BENCH_SNAPSHOT"] = SNAPSHOT
             cmd = [sys.executable, "-m", "benchmarks.memory", system, key, str(epochs)]
             if quick:
                 cmd.append("--quick")
@@ -897,10 +921,14 @@ def run(keys, systems, quick, repeats, sample_seconds, sections, threads=None,
             "cores available (oversubscribed)")
     _check_paths(paths, machine.get("x86_64_level"))
     logdir = tempfile.mkdtemp(prefix="mlpx-bench-")
-    global SRC
+    global SRC, SNAPSHOT
+    SNAPSHOT = None
     if snapshot:
         SRC, sums = snapshot_src(logdir)
         results["meta"]["snapshot"] = {"src": SRC, "extensions_sha1": sums}
+        # workers import mlpx from the copy (past an editable install's finder)
+        # only when it holds a built extension
+        SNAPSHOT = SRC if sums else None
     else:
         SRC = _package_parent()
     t0 = time.time()
@@ -946,6 +974,7 @@ def run(keys, systems, quick, repeats, sample_seconds, sections, threads=None,
     if snapshot:
         import shutil
         shutil.rmtree(SRC, ignore_errors=True)     # the copy of src/; worker logs stay
+        SNAPSHOT = None
     results["meta"]["loadavg_end"] = os.getloadavg()
     results["meta"]["wall_seconds"] = time.time() - t0
     results["meta"]["worker_logs"] = logdir

@@ -135,7 +135,8 @@ class MlpxSystem(_EstimatorSystem):
 
     def info(self):
         import mlpx
-        out = {"mlpx": getattr(mlpx, "__version__", "?"), "backend": mlpx.get_backend()}
+        out = {"mlpx": getattr(mlpx, "__version__", "?"), "backend": mlpx.get_backend(),
+               "mlpx_file": getattr(mlpx, "__file__", None)}
         try:
             from mlpx import _blas
             p = _blas.provider or _blas.find_provider()

@@ -28,7 +28,11 @@ def main():
     os.dup2(2, 1)
     sys.stdout = sys.stderr
 
-    from .machine import default_threads
+    from .machine import default_threads, prefer_snapshot
+    dropped = prefer_snapshot()         # before anything imports mlpx
+    if dropped:
+        print(f"worker {name}: mlpx from the report's copy of src/; dropped import "
+              f"finder(s) {', '.join(dropped)}", file=sys.stderr)
     threads = default_threads()
     cores = sorted(os.sched_getaffinity(0))
     if threads < len(cores):
