@@ -126,10 +126,23 @@ class Worker:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True)
 
     def call(self, **msg):
+        self.send(**msg)
+        return self.receive()
+
+    def send(self, **msg):
+        """Send a command without waiting (receive() gets its answer)."""
+        self._msg = msg
         try:
             self.proc.stdin.write(json.dumps(msg) + "\n")
             self.proc.stdin.flush()
-            line = self.proc.stdout.readline()
+            self._sent = True
+        except BrokenPipeError:
+            self._sent = False
+
+    def receive(self):
+        msg = self._msg
+        try:
+            line = self.proc.stdout.readline() if self._sent else ""
         except BrokenPipeError:
             line = ""
         if not line:
@@ -940,6 +953,15 @@ def run(keys, systems, quick, repeats, sample_seconds, sections, threads=None,
             for name in systems:
                 ws[name] = Worker(name, run_["threads"], logdir, run_["cpu_path"], tag)
         pids = [w.proc.pid for ws in workers for w in ws.values()]
+        # every worker imports its libraries at once, before anything is timed
+        every = [w for ws in workers for w in ws.values()]
+        for w in every:
+            w.send(cmd="load")
+        for w in every:
+            try:
+                w.receive()
+            except WorkerError as exc:      # its setup will fail and say so
+                log(f"  {w.name}: load failed: {exc}")
         if "train" in sections:
             for key in keys:
                 for run_, ws in zip(runs, workers):

@@ -6,6 +6,7 @@ Interface (used in-process by the pytest-benchmark suite, and inside one
 worker process per system by ``benchmarks.report``):
 
     s = SYSTEMS[name]()
+    s.load()                # optional: import the system's libraries (no data, no timing)
     s.setup(cfg, threads)   # data, model, compilation, one warm-up; raises Skip
     s.train(k) -> seconds   # k whole epochs, timed inside (k >= 1)
     s.infer() -> seconds    # predict_proba (or the peer's forward) on 10,000 rows
@@ -48,6 +49,10 @@ class Skip(Exception):
 class System:
     name = "?"
 
+    def load(self):
+        """Import the libraries setup will need (the report lets every worker
+        do this at once, before any timing). Errors are setup's to report."""
+
     def setup(self, cfg, threads):
         raise NotImplementedError
 
@@ -75,6 +80,9 @@ class _EstimatorSystem(System):
             learning_rate_init=LEARNING_RATE, learning_rate="constant", shuffle=True,
             max_iter=k, tol=0.0, n_iter_no_change=10**9, early_stopping=False,
             random_state=0, warm_start=warm_start)
+
+    def load(self):
+        self._estimator_class()
 
     def setup(self, cfg, threads):
         self.cls = self._estimator_class()
@@ -193,6 +201,9 @@ class SklearnSystem(_EstimatorSystem):
 class TorchSystem(System):
     name = "torch"
 
+    def load(self):
+        import torch  # noqa: F401
+
     def setup(self, cfg, threads):
         try:
             import torch
@@ -276,6 +287,9 @@ class TorchSystem(System):
 
 class JaxSystem(System):
     name = "jax"
+
+    def load(self):
+        import jax.numpy  # noqa: F401
 
     def setup(self, cfg, threads):
         try:
@@ -391,6 +405,11 @@ class BoundSystem(System):
 
     name = "bound"
     provider_name = "mlpx"
+
+    def load(self):
+        from .bound import compile_bound, get_provider
+        get_provider(self.provider_name)
+        compile_bound()
 
     def setup(self, cfg, threads):
         from .bound import Bound, get_provider

@@ -5,6 +5,7 @@ original stdout (the process's fd 1 is redirected to stderr so that library
 prints cannot corrupt the protocol). Commands:
 
     {"cmd": "info"}
+    {"cmd": "load"}                                     -> {"ok": true}  (imports only)
     {"cmd": "setup", "config": "a32", "quick": false}   -> {"ok": true} | {"skip": "..."}
     {"cmd": "train", "k": 3}                            -> {"seconds": 0.61}
     {"cmd": "infer", "n": 3}                            -> {"seconds": [..]}
@@ -73,6 +74,13 @@ def main():
             if cmd == "quit":
                 answer({"ok": True})
                 break
+            elif cmd == "load":
+                try:
+                    system.load()
+                except Exception:  # noqa: BLE001  (setup says why)
+                    pass
+                limit_threads()
+                answer({"ok": True})
             elif cmd == "setup":
                 try:
                     system.setup(get_config(msg["config"], msg.get("quick", False)), threads)
