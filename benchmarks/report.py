@@ -530,8 +530,9 @@ def render_sweep(results, views, out):
              "path ratios: ratios of medians of runs timed one after the other (minutes apart "
              "at most: the runs of one configuration follow each other)"]
     if cores and any(t > cores for t in counts):
-        notes.insert(0, f"\\* more threads than the {cores} cores available (oversubscribed; "
-                        "XLA keeps to the cores whatever the count)")
+        notes.insert(0, f"\\* more threads than the {cores} cores available (oversubscribed"
+                        + ("; XLA keeps to the cores whatever the count)"
+                           if "jax" in results["systems"] else ")"))
     out.append("\n" + "; ".join(notes) + ".\n")
 
 
@@ -667,8 +668,9 @@ def render_markdown(results):
         out.append(f"- Threads: {', '.join(map(str, counts))} (one run each, every system at that "
                    f"count: {how}at fewer threads than the {cores} cores each worker is pinned "
                    "to that many cores with sched_setaffinity, which is what limits XLA"
-                   + (f"; {', '.join(map(str, over))}: more threads than cores, oversubscribed, "
-                      "XLA keeps to the cores" if over else "") + ")")
+                   + (f"; {', '.join(map(str, over))}: more threads than cores, oversubscribed"
+                      + (", XLA keeps to the cores" if "jax" in results["systems"] else "")
+                      if over else "") + ")")
     pools = []
     for name in systems:
         for p in info.get(name, {}).get("blas_pools", []):
