@@ -115,6 +115,23 @@ def test_threads_and_cpu_paths_options(monkeypatch):
     assert report.thread_counts_of(None) == [report.default_threads()]
 
 
+def test_kernel_path_reads_core(monkeypatch):
+    """mlpx's kernel path comes from _core._kernel_path, a value or a
+    function; "unknown" where the build has none."""
+    import pytest
+    from benchmarks.systems import kernel_path
+    try:
+        from mlpx import _core
+    except ImportError as exc:
+        pytest.skip(f"mlpx._core not built: {exc}")
+    monkeypatch.delattr(_core, "_kernel_path", raising=False)
+    assert kernel_path() == "unknown"
+    monkeypatch.setattr(_core, "_kernel_path", lambda: "x86-64-v3", raising=False)
+    assert kernel_path() == "x86-64-v3"
+    monkeypatch.setattr(_core, "_kernel_path", b"x86-64-v4")
+    assert kernel_path() == "x86-64-v4"
+
+
 def test_report_that_timed_nothing_saves_nothing(tmp_path, monkeypatch):
     """A run in which every system was skipped (e.g. started from an
     interpreter without numpy's extras) must not overwrite saved results."""
