@@ -8,10 +8,42 @@ import time
 
 ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
             "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MKL_DEBUG_CPU_TYPE",
-            "MKL_ENABLE_INSTRUCTIONS", "XLA_FLAGS", "MLPX_BACKEND", "BENCH_THREADS")
+            "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "XLA_FLAGS", "MLPX_BACKEND",
+            "MLPX_CPU", "BENCH_THREADS")
+
+# /proc/cpuinfo flags worth naming in a report (in this order), and the
+# x86-64 micro-architecture levels they make up (psABI; v4 = the AVX-512
+# set mlpx's x86-64-v4 kernels need, v3 = AVX2 + FMA and friends)
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
+             "amx_tile")
+X86_64_LEVELS = (
+    ("x86-64-v4", ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl")),
+    ("x86-64-v3", ("avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave")),
+    ("x86-64-v2", ("cx16", "lahf_lm", "popcnt", "pni", "sse4_1", "sse4_2", "ssse3")),
+)
 
 
 def cpu_model():
+    """(model name, [ISA flags of ISA_FLAGS the CPU has])."""
+    model, flags = _cpuinfo()
+    return model, [x for x in ISA_FLAGS if x in flags]
+
+
+def x86_64_level(flags=None):
+    """The highest x86-64 level (psABI) whose flags /proc/cpuinfo lists all
+    of ("x86-64-v4", "x86-64-v3", ...), or None (not x86, or no cpuinfo).
+    Each level needs the ones below it too."""
+    if flags is None:
+        flags = _cpuinfo()[1]
+    best = None
+    for name, need in reversed(X86_64_LEVELS):
+        if not flags or not all(x in flags for x in need):
+            break
+        best = name
+    return best
+
+
+def _cpuinfo():
     model, flags = platform.processor() or "unknown", ""
     try:
         with open("/proc/cpuinfo") as f:
@@ -22,8 +54,37 @@ def cpu_model():
                     flags = line.split(":", 1)[1]
     except OSError:
         pass
-    isa = [x for x in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f" {x} " in f" {flags} "]
-    return model, isa
+    return model, set(flags.split())
+
+
+def prefer_snapshot():
+    """In a worker of a report (environment BENCH_SNAPSHOT = the copy of
+    src/ the report took at its start, first on PYTHONPATH): make sure mlpx
+    is imported from that copy. An editable install (scikit-build-core's)
+    puts a finder ahead of sys.path that maps mlpx to the source and build
+    trees, and rebuilds the extension on import: each worker would load, and
+    first rebuild, whatever the tree holds at that moment. Every finder that
+    places mlpx outside the copy is dropped, for this process only. Returns
+    the type names of the finders dropped."""
+    src = os.environ.get("BENCH_SNAPSHOT")
+    if not src:
+        return []
+    import importlib.machinery
+    src = os.path.abspath(src) + os.sep
+    dropped = []
+    for finder in list(sys.meta_path):
+        find = getattr(finder, "find_spec", None)
+        if finder is importlib.machinery.PathFinder or find is None:
+            continue
+        try:
+            spec = find("mlpx", None)
+        except Exception:  # noqa: BLE001
+            continue
+        origin = getattr(spec, "origin", None)
+        if origin and not os.path.abspath(origin).startswith(src):
+            sys.meta_path.remove(finder)
+            dropped.append(type(finder).__name__)
+    return dropped
 
 
 def default_threads():
@@ -37,29 +98,45 @@ def default_threads():
 
 
 def git_commit(root):
+    """Short commit of the git tree holding `root` (+dirty(src) when src/ or
+    csrc/ have changes), or None when `root` is in no git tree."""
     try:
-        out = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
+        top = subprocess.run(["git", "-C", root, "rev-parse", "--show-toplevel"],
                              capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", "src", "csrc"],
+        if top.returncode != 0:
+            return None
+        top = top.stdout.strip()
+        out = subprocess.run(["git", "-C", top, "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", top, "status", "--porcelain", "--", "src", "csrc"],
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return out.stdout.strip() + ("+dirty(src)" if dirty else "")
     except Exception:  # noqa: BLE001
-        return "unknown"
+        return None
 
 
-def machine_info(root):
+def machine_info(root, src=None):
+    """`src`: the directory the mlpx package is imported from; its git tree
+    names the commit measured when it is not the benchmarks' own (mlpx
+    installed editable from another checkout or worktree)."""
     model, isa = cpu_model()
-    return {
+    bench = git_commit(root) or "unknown"
+    measured = (git_commit(src) if src else None) or bench
+    info = {
         "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "cpu": model,
         "isa": isa,
+        "x86_64_level": x86_64_level(),
         "cores_available": len(os.sched_getaffinity(0)),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "env": {k: os.environ[k] for k in ENV_VARS if k in os.environ},
         "loadavg_start": os.getloadavg(),
-        "git": git_commit(root),
+        "git": measured,
     }
+    if measured != bench:
+        info["git_benchmarks"] = bench
+    return info
 
 
 def blas_info():

@@ -89,6 +89,8 @@ def measure(system_name, config_key, epochs, quick=False):
 
 
 if __name__ == "__main__":
+    from .machine import prefer_snapshot
+    prefer_snapshot()                   # before anything imports mlpx
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     out = measure(args[0], args[1], int(args[2]), quick="--quick" in sys.argv)
     sys.stdout.write(json.dumps(out) + "\n")

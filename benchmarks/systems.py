@@ -6,6 +6,7 @@ Interface (used in-process by the pytest-benchmark suite, and inside one
 worker process per system by ``benchmarks.report``):
 
     s = SYSTEMS[name]()
+    s.load()                # optional: import the system's libraries (no data, no timing)
     s.setup(cfg, threads)   # data, model, compilation, one warm-up; raises Skip
     s.train(k) -> seconds   # k whole epochs, timed inside (k >= 1)
     s.infer() -> seconds    # predict_proba (or the peer's forward) on 10,000 rows
@@ -48,6 +49,10 @@ class Skip(Exception):
 class System:
     name = "?"
 
+    def load(self):
+        """Import the libraries setup will need (the report lets every worker
+        do this at once, before any timing). Errors are setup's to report."""
+
     def setup(self, cfg, threads):
         raise NotImplementedError
 
@@ -75,6 +80,9 @@ class _EstimatorSystem(System):
             learning_rate_init=LEARNING_RATE, learning_rate="constant", shuffle=True,
             max_iter=k, tol=0.0, n_iter_no_change=10**9, early_stopping=False,
             random_state=0, warm_start=warm_start)
+
+    def load(self):
+        self._estimator_class()
 
     def setup(self, cfg, threads):
         self.cls = self._estimator_class()
@@ -135,7 +143,8 @@ class MlpxSystem(_EstimatorSystem):
 
     def info(self):
         import mlpx
-        out = {"mlpx": getattr(mlpx, "__version__", "?"), "backend": mlpx.get_backend()}
+        out = {"mlpx": getattr(mlpx, "__version__", "?"), "backend": mlpx.get_backend(),
+               "mlpx_file": getattr(mlpx, "__file__", None)}
         try:
             from mlpx import _blas
             p = _blas.provider or _blas.find_provider()
@@ -146,7 +155,26 @@ class MlpxSystem(_EstimatorSystem):
                 out["blas_threads"] = _blas.threads()
         except Exception as exc:  # noqa: BLE001
             out["blas_error"] = repr(exc)
+        out["kernel_path"] = kernel_path() if out["backend"] == "native" else None
         return out
+
+
+def kernel_path():
+    """The CPU kernel path mlpx's engine runs in this process (its
+    ``_core._kernel_path``, a value or a function), or "unknown" when this
+    build does not say."""
+    try:
+        from mlpx import _core
+    except ImportError:
+        return "unknown"
+    kp = getattr(_core, "_kernel_path", None)
+    try:
+        kp = kp() if callable(kp) else kp
+    except Exception as exc:  # noqa: BLE001
+        return f"unknown ({exc!r})"
+    if isinstance(kp, bytes):
+        kp = kp.decode()
+    return "unknown" if kp is None else str(kp)
 
 
 class MlpxNumpySystem(MlpxSystem):
@@ -172,6 +200,9 @@ class SklearnSystem(_EstimatorSystem):
 
 class TorchSystem(System):
     name = "torch"
+
+    def load(self):
+        import torch  # noqa: F401
 
     def setup(self, cfg, threads):
         try:
@@ -256,6 +287,9 @@ class TorchSystem(System):
 
 class JaxSystem(System):
     name = "jax"
+
+    def load(self):
+        import jax.numpy  # noqa: F401
 
     def setup(self, cfg, threads):
         try:
@@ -372,6 +406,11 @@ class BoundSystem(System):
     name = "bound"
     provider_name = "mlpx"
 
+    def load(self):
+        from .bound import compile_bound, get_provider
+        get_provider(self.provider_name)
+        compile_bound()
+
     def setup(self, cfg, threads):
         from .bound import Bound, get_provider
         try:
@@ -420,9 +459,43 @@ SYSTEMS = {
     "bound-mkl": MklBoundSystem,
 }
 
+# CPU kernel paths a report can run (--cpu-paths). "auto": the environment
+# as it is, mlpx choosing its kernels. Any other name is given to mlpx as
+# MLPX_CPU (its switch forcing a kernel path: x86-64-v3 = AVX2 + FMA,
+# x86-64-v4 = AVX-512); names other than these are passed on as they are.
+CPU_PATHS = ("auto", "x86-64-v3", "x86-64-v4")
+
+# What the other libraries get on a path, so that every system of that path
+# runs kernels of the same ISA: OpenBLAS (NumPy's, SciPy's, mlpx's, the
+# bound's) by its core type, MKL (torch, bound-mkl) and oneDNN (torch) by
+# their ISA caps, XLA by its own flag. Paths not listed here (auto,
+# x86-64-v4) leave these variables as the environment has them.
+PATH_ENV = {
+    "x86-64-v3": {"OPENBLAS_CORETYPE": "Haswell", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+                  "ONEDNN_MAX_CPU_ISA": "AVX2"},
+}
+PATH_XLA_FLAGS = {"x86-64-v3": "--xla_cpu_max_isa=AVX2"}
+
+
+def cpu_path_env(path, name, base=None):
+    """Variables a worker of system `name` starts with on CPU path `path`, on
+    top of `base` (the inherited environment; default os.environ)."""
+    base = os.environ if base is None else base
+    env = {}
+    if path == "auto":
+        return env
+    if name.startswith("mlpx"):
+        env["MLPX_CPU"] = path
+    env.update(PATH_ENV.get(path, {}))
+    if name == "jax" and path in PATH_XLA_FLAGS:
+        env["XLA_FLAGS"] = (base.get("XLA_FLAGS", "") + " " + PATH_XLA_FLAGS[path]).strip()
+    return env
+
+
 # Environment each system's worker process starts with (read at import by
-# the libraries concerned).
-def worker_env(name, threads):
+# the libraries concerned), on top of `base` (default os.environ).
+def worker_env(name, threads, base=None):
+    base = os.environ if base is None else base
     env = {}
     if name == "mlpx":
         env["MLPX_BACKEND"] = "native"
@@ -436,6 +509,6 @@ def worker_env(name, threads):
         except AttributeError:
             cores = os.cpu_count() or 1
         if threads == 1 < cores:   # XLA sizes its pool to the cores; it has no flag for 2 of 4
-            flags = os.environ.get("XLA_FLAGS", "")
+            flags = base.get("XLA_FLAGS", "")
             env["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false").strip()
     return env

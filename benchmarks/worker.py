@@ -5,6 +5,7 @@ original stdout (the process's fd 1 is redirected to stderr so that library
 prints cannot corrupt the protocol). Commands:
 
     {"cmd": "info"}
+    {"cmd": "load"}                                     -> {"ok": true}  (imports only)
     {"cmd": "setup", "config": "a32", "quick": false}   -> {"ok": true} | {"skip": "..."}
     {"cmd": "train", "k": 3}                            -> {"seconds": 0.61}
     {"cmd": "infer", "n": 3}                            -> {"seconds": [..]}
@@ -28,7 +29,11 @@ def main():
     os.dup2(2, 1)
     sys.stdout = sys.stderr
 
-    from .machine import default_threads
+    from .machine import default_threads, prefer_snapshot
+    dropped = prefer_snapshot()         # before anything imports mlpx
+    if dropped:
+        print(f"worker {name}: mlpx from the report's copy of src/; dropped import "
+              f"finder(s) {', '.join(dropped)}", file=sys.stderr)
     threads = default_threads()
     cores = sorted(os.sched_getaffinity(0))
     if threads < len(cores):
@@ -51,7 +56,7 @@ def main():
     limit_threads()
     from .configs import get_config
     from .systems import SYSTEMS, Skip
-    from .machine import blas_info
+    from .machine import ENV_VARS, blas_info
 
     system = SYSTEMS[name]()
     skip_reason = None
@@ -69,6 +74,13 @@ def main():
             if cmd == "quit":
                 answer({"ok": True})
                 break
+            elif cmd == "load":
+                try:
+                    system.load()
+                except Exception:  # noqa: BLE001  (setup says why)
+                    pass
+                limit_threads()
+                answer({"ok": True})
             elif cmd == "setup":
                 try:
                     system.setup(get_config(msg["config"], msg.get("quick", False)), threads)
@@ -89,6 +101,8 @@ def main():
                 except Exception as exc:  # noqa: BLE001
                     info["info_error"] = repr(exc)
                 info["blas_pools"] = blas_info()   # under the thread limit
+                # the variables this worker started with (CPU path, threads)
+                info["env"] = {k: os.environ[k] for k in ENV_VARS if k in os.environ}
                 answer({"info": info})
             elif cmd == "twopool":
                 from .twopool import run_twopool

@@ -36,6 +36,102 @@ def test_quick_report_mlpx_and_bound():
                    for r in results["targets"])
 
 
+def test_quick_thread_sweep_and_cpu_paths():
+    """--threads 1,2 --cpu-paths auto,x86-64-v3 in quick mode: one run per
+    (path, threads) with its own workers and environment, a sweep table, the
+    kernel path and OpenBLAS core type named; a file without "runs" (the
+    format before sweeps) still renders."""
+    import copy
+
+    import pytest
+    from benchmarks.machine import x86_64_level
+
+    # the AVX2 path only where the CPU has it (mlpx may refuse it elsewhere)
+    paths = ["auto", "x86-64-v3"] if x86_64_level() in ("x86-64-v3", "x86-64-v4") else ["auto"]
+    results = report.run(["c"], ["mlpx", "bound"], quick=True, repeats=2, sample_seconds=0.005,
+                         sections={"train"}, threads="1,2", cpu_paths=",".join(paths))
+    runs = results["runs"]
+    assert [(r["cpu_path"], r["threads"]) for r in runs] == [(p, t) for p in paths for t in (1, 2)]
+    assert results["meta"]["thread_counts"] == [1, 2]
+    for r in runs:
+        assert "errors" not in r["configs"]["c"], r["configs"]["c"].get("errors")
+        env = r["env"]
+        if r["cpu_path"] == "x86-64-v3":
+            assert env["mlpx"]["MLPX_CPU"] == "x86-64-v3"
+            assert env["bound"]["OPENBLAS_CORETYPE"] == "Haswell"
+            assert "MLPX_CPU" not in env["bound"]
+        else:
+            assert env["mlpx"] == {} and env["bound"] == {}
+        for name, info in r["info"].items():      # what the worker really started with
+            assert info["threads"] == r["threads"]
+            if r["cpu_path"] == "x86-64-v3":
+                assert info["env"]["OPENBLAS_CORETYPE"] == "Haswell"
+    primary = runs[results["meta"]["primary_run"]]
+    assert results["configs"] is primary["configs"] and results["targets"] is primary["targets"]
+    md = report.render_markdown(results)
+    assert "## Thread sweep: training, seconds per epoch" in md
+    assert "| (c) 64-64-10 f32 b32 | auto | 1 |" in md
+    assert "## 2 threads, CPU path auto" in md
+    for p in paths:
+        assert f"- CPU path `{p}`:" in md
+    assert "- Machine: " in md and "OpenBLAS core type" in md
+    if "mlpx" in primary["skipped"]:
+        assert "mlpx skipped" in md
+    else:
+        assert "mlpx kernel path " in md
+        assert all(r["info"]["mlpx"]["kernel_path"] for r in runs)
+    if all("bound" in r["skipped"] for r in runs):
+        pytest.skip(f"bound not available: {runs[0]['skipped']['bound']['reason']}")
+    assert all(x["train"]["bound"]["median"] > 0 for r in runs for x in r["configs"].values())
+
+    old = copy.deepcopy(results)                  # the format before sweeps
+    for k in ("runs", "thread_counts", "cpu_paths", "primary_run", "path_env", "format"):
+        old.pop(k, None)
+        old["meta"].pop(k, None)
+    report.evaluate_targets(old)
+    md_old = report.render_markdown(old)
+    assert "CPU path: not recorded" in md_old and "## Training: seconds per epoch" in md_old
+    assert "Thread sweep" not in md_old
+
+
+def test_threads_and_cpu_paths_options(monkeypatch):
+    """--threads takes one count or a comma list, --cpu-paths a comma list;
+    both reach run()."""
+    seen = {}
+
+    def fake_run(*args, **kwargs):
+        seen["threads"], seen["cpu_paths"] = args[6], args[11]
+        return {"meta": {}, "systems": [], "configs": {}, "skipped": {}, "info": {}}
+
+    monkeypatch.setattr(report, "run", fake_run)
+    monkeypatch.setattr(report, "render_markdown", lambda results: "table")
+    argv = ["--quick", "--configs", "c", "--systems", "mlpx", "--no-save"]
+    report.main(argv + ["--threads", "1,2,8", "--cpu-paths", "auto,x86-64-v3"])
+    assert seen == {"threads": [1, 2, 8], "cpu_paths": ["auto", "x86-64-v3"]}
+    report.main(argv + ["--threads", "3"])
+    assert seen == {"threads": [3], "cpu_paths": ["auto"]}
+    report.main(argv)
+    assert seen["threads"] is None
+    assert report.thread_counts_of(None) == [report.default_threads()]
+
+
+def test_kernel_path_reads_core(monkeypatch):
+    """mlpx's kernel path comes from _core._kernel_path, a value or a
+    function; "unknown" where the build has none."""
+    import pytest
+    from benchmarks.systems import kernel_path
+    try:
+        from mlpx import _core
+    except ImportError as exc:
+        pytest.skip(f"mlpx._core not built: {exc}")
+    monkeypatch.delattr(_core, "_kernel_path", raising=False)
+    assert kernel_path() == "unknown"
+    monkeypatch.setattr(_core, "_kernel_path", lambda: "x86-64-v3", raising=False)
+    assert kernel_path() == "x86-64-v3"
+    monkeypatch.setattr(_core, "_kernel_path", b"x86-64-v4")
+    assert kernel_path() == "x86-64-v4"
+
+
 def test_report_that_timed_nothing_saves_nothing(tmp_path, monkeypatch):
     """A run in which every system was skipped (e.g. started from an
     interpreter without numpy's extras) must not overwrite saved results."""
