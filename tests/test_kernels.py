@@ -481,7 +481,10 @@ def test_two_thread_forward_matches_one_thread(dtype):
 
 
 def _local_blas():
-    """Skip unless the engine has a local BLAS (Linux, NumPy's OpenBLAS)."""
+    """Make the local BLAS (made at first use, not at import), or skip unless
+    the engine has one (Linux, NumPy's OpenBLAS)."""
+    from mlpx import _blas
+    _blas.make_local(native)
     if not native._has_blas_local():
         pytest.skip("no local BLAS here (mlpx._blas.local is empty)")
 
@@ -571,12 +574,13 @@ def test_local_blas_is_private_and_can_be_turned_off():
         assert get() == 1 and native._has_blas_local()
         assert _blas.threads() == min(2, os.cpu_count() or 1) or _blas.threads() == 2
     code = ("import mlpx; from mlpx import _blas, _core; "
-            "print(_blas.local == {}, _core._has_blas_local())")
+            "print(_blas.local == {}, _blas.make_local(_core), _core._has_blas_local(), "
+            "_blas.local['made'])")
     env = dict(os.environ, MLPX_LOCAL_BLAS="0", MLPX_BACKEND="native")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["True", "False"]
+    assert out.stdout.split() == ["True", "False", "False", "False"]
 
 
 @requires_native
