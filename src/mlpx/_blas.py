@@ -43,6 +43,7 @@ provider = None  # dict describing the BLAS in use, set by install()
 # _local_instance) or {"made": False, "reason": ...}
 local = {}
 _local_lock = threading.Lock()
+_held_fds = []  # memfds of loaded copies (see _local_instance)
 
 
 def _loaded_libraries():
@@ -259,6 +260,20 @@ def _openblas_file(found):
     return None
 
 
+def _mapped_inode(addr):
+    """Inode of the file mapped at ``addr`` (/proc/self/maps), else None."""
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                fields = line.split()
+                lo, hi = (int(x, 16) for x in fields[0].split("-"))
+                if lo <= addr < hi:
+                    return int(fields[4])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def _rss_bytes():
     """This process's resident set size in bytes (Linux), else None."""
     try:
@@ -281,8 +296,9 @@ def _local_instance(found):
     are those of the shared library on one thread. threadpoolctl does not
     list it (it matches library file names) and nothing but mlpx calls it.
 
-    Kept only when isolated: its four functions lie in the copy (none in
-    the shared library or a dependency), and setting its thread count
+    Kept only when isolated: its four functions lie in the copy (in the
+    memory file's own mapping: none in the shared library, a dependency or
+    another object the loader took it for), and setting its thread count
     leaves the shared library's alone (checked with a count that differs
     from the shared one). Otherwise the shared setting is put back and the
     copy dropped (it stays mapped: unloading an OpenBLAS whose workers may
@@ -304,30 +320,34 @@ def _local_instance(found):
     except OSError as exc:
         return no(f"memfd_create: {exc}")
     try:
+        inode = os.fstat(fd).st_ino
         with open(real["library"], "rb") as f:
             size = os.fstat(f.fileno()).st_size
             done = 0
             while done < size:
                 n = os.sendfile(fd, f.fileno(), done, size - done)
                 if n <= 0:
-                    return no("short copy of the library")
+                    raise OSError("short copy of the library")
                 done += n
         # its own dependencies (libgfortran, ...) are found by name among
         # those the original already loaded
         lib = ctypes.CDLL(f"/proc/self/fd/{fd}", mode=getattr(os, "RTLD_LOCAL", 0))
     except OSError as exc:
-        return no(f"loading the copy: {exc}")
-    finally:
         os.close(fd)
+        return no(f"loading the copy: {exc}")
+    # The loader knows the copy by the name "/proc/self/fd/<fd>" and hands
+    # that object back to a later dlopen of the same name: the descriptor
+    # stays open (close-on-exec) while the copy is mapped, so no later memfd
+    # gets its number.
+    _held_fds.append(fd)
     sym, ilp64 = real["symbol"], real["ilp64"]
     copy = {"sgemm": _addr(lib, sym), "dgemm": _addr(lib, sym.replace("sgemm", "dgemm")),
             "get_threads": _openblas_fn(lib, sym, ilp64, "get_num_threads"),
             "set_threads": _openblas_fn(lib, sym, ilp64, "set_num_threads")}
     if not _owns_all(copy):
         return no("the copy's GEMMs or thread functions resolve outside it")
-    base = _base(copy["sgemm"])
-    if base in {_base(found[k]) for k in ("sgemm", "get_threads")} or copy["sgemm"] == found["sgemm"]:
-        return no("the loader handed back the shared instance")
+    if _mapped_inode(copy["sgemm"]) != inode:
+        return no("the loader handed back another object than the copy")
     fn_int = ctypes.CFUNCTYPE(ctypes.c_int)
     fn_set = ctypes.CFUNCTYPE(None, ctypes.c_int)
     shared_get, shared_set = fn_int(found["get_threads"]), fn_set(found["set_threads"])
