@@ -60,7 +60,8 @@ out["numpy"] = np.__version__
 out["bare"] = pools()                  # NumPy alone
 if timing:
     out["matmul_before_s"] = matmul_s()
-import scipy.linalg, sklearn.datasets  # what import mlpx loads besides
+import scipy.linalg, sklearn.datasets  # what import mlpx loads besides (SciPy's
+                                       # OpenBLAS too, before mlpx looks for NumPy's)
 out["deps"] = pools()
 import mlpx
 from mlpx import _blas
@@ -79,6 +80,7 @@ if out["backend"] == "native":
     from mlpx import _core
     p = _blas.provider
     out["provider"] = p["library"]
+    out["numpy_linked"] = _blas._numpy_linked_blas()
     files = {k: (_blas._dladdr(p[k]) or ("?",))[0] for k in ("sgemm", "get_threads")}
     out["provider_files"] = files
     out["make_local"] = _blas.make_local(_core)
@@ -140,6 +142,9 @@ def check_local(out):
     if out["backend"] != "native":
         return
     assert out["show_config_local"].startswith("not made"), out["show_config_local"]
+    # the shared BLAS is the one NumPy links, though SciPy's was loaded first
+    if out["numpy_linked"]:
+        assert os.path.realpath(out["provider"]) == out["numpy_linked"][0], out
     assert out["make_local"] == out["make_local_again"] == out["has_blas_local"]
     if out["make_local"]:
         local = out["local"]

@@ -26,6 +26,8 @@ check that setting its threads leaves the shared library's setting alone.
 import ctypes
 import glob
 import os
+import struct
+import sys
 import threading
 
 import numpy as np
@@ -56,19 +58,103 @@ def _loaded_libraries():
     return sorted(paths)
 
 
+def _elf_needed(path):
+    """The DT_NEEDED names of an ELF shared object, else [] (not ELF, unreadable)."""
+    try:
+        with open(path, "rb") as f:
+            ident = f.read(16)
+            if len(ident) < 16 or ident[:4] != b"\x7fELF":
+                return []
+            e = "<" if ident[5] == 1 else ">"
+            wide = ident[4] == 2  # ELFCLASS64
+            hdr = struct.unpack(e + ("HHIQQQIHHHHHH" if wide else "HHIIIIIHHHHHH"),
+                                f.read(48 if wide else 36))
+            phoff, phentsize, phnum = hdr[4], hdr[8], hdr[9]
+            loads, dyn = [], None
+            for i in range(phnum):
+                f.seek(phoff + i * phentsize)
+                if wide:
+                    typ, _, off, vaddr, _, filesz = struct.unpack(e + "IIQQQQ", f.read(40))
+                else:
+                    typ, off, vaddr, _, filesz = struct.unpack(e + "IIIII", f.read(20))
+                if typ == 1:  # PT_LOAD
+                    loads.append((vaddr, off, filesz))
+                elif typ == 2:  # PT_DYNAMIC
+                    dyn = (off, filesz)
+            if dyn is None:
+                return []
+            f.seek(dyn[0])
+            raw = f.read(dyn[1])
+            fmt = e + ("qQ" if wide else "iI")
+            step = struct.calcsize(fmt)
+            needed, strtab = [], None
+            for k in range(0, len(raw) - step + 1, step):
+                tag, val = struct.unpack_from(fmt, raw, k)
+                if tag == 0:  # DT_NULL
+                    break
+                if tag == 1:  # DT_NEEDED: an offset into DT_STRTAB
+                    needed.append(val)
+                elif tag == 5:  # DT_STRTAB, a virtual address
+                    strtab = val
+            base = next((off + strtab - va for va, off, size in loads
+                         if strtab is not None and va <= strtab < va + size), None)
+            if base is None:
+                return []
+            names = []
+            for k in needed:
+                f.seek(base + k)
+                names.append(f.read(256).split(b"\0", 1)[0].decode("utf-8", "replace"))
+            return names
+    except (OSError, struct.error):
+        return []
+
+
+def _numpy_linked_blas():
+    """Paths of the BLAS libraries that NumPy's extension module itself links
+    (its DT_NEEDED names, looked up among loaded objects), else []."""
+    ext = None
+    for name in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):
+        ext = getattr(sys.modules.get(name), "__file__", None)
+        if ext:
+            break
+    if not ext or not hasattr(os, "RTLD_NOLOAD"):
+        return []
+    paths = []
+    for needed in _elf_needed(ext):
+        if "blas" not in needed.lower():
+            continue
+        try:  # the object loaded under that name; never a new one
+            lib = ctypes.CDLL(needed, mode=os.RTLD_NOLOAD | getattr(os, "RTLD_LOCAL", 0))
+        except OSError:
+            continue
+        for s, _, _ in _SYMBOLS:
+            hit = _dladdr(_addr(lib, s))
+            if hit is not None:
+                paths.append(os.path.realpath(hit[0]))
+                break
+    return paths
+
+
 def _numpy_blas_candidates():
-    """Library files that may hold NumPy's BLAS, most likely first."""
+    """Library files that may hold NumPy's BLAS, most likely first: those
+    NumPy's extension links, then other loaded or bundled BLAS files, NumPy's
+    own first, then system ones (a distribution's NumPy) before those other
+    packages bundle (SciPy's, loaded when SciPy was imported before mlpx)."""
     root = os.path.dirname(os.path.dirname(np.__file__))
     found = [p for p in _loaded_libraries() if "blas" in os.path.basename(p).lower()]
     for pattern in ("numpy.libs/*blas*", "numpy/.dylibs/*blas*", "scipy_openblas64/lib/*blas*"):
         found += sorted(glob.glob(os.path.join(root, pattern)))
+
+    def rank(p):
+        bundled = any(d in p for d in ("site-packages", "dist-packages", ".libs"))
+        return ("numpy" not in p, bundled)
+
+    found.sort(key=rank)
     seen, ordered = set(), []
-    for p in found:
+    for p in _numpy_linked_blas() + found:
         if p not in seen and os.path.exists(p):
             seen.add(p)
             ordered.append(p)
-    # NumPy's own library first: it is the one already spinning threads
-    ordered.sort(key=lambda p: "numpy" not in p)
     return ordered
 
 
