@@ -178,7 +178,7 @@ def test_local_blas_turned_off_is_remembered(tmp_path):
     assert out["make_local"] is False and out["has_blas_local"] is False
     assert out["local"] == {"made": False, "reason": "off (MLPX_LOCAL_BLAS=0)"}
     assert out["memfd_after_make"] == []
-    assert out["show_config_local_made"].startswith("none (off")
+    assert out["show_config_local_made"].startswith("none: off")
 
 
 @requires_native

@@ -251,7 +251,7 @@ def make_local(core):
     and a failure (or ``MLPX_LOCAL_BLAS=0``, read at that first call) is
     remembered, so later calls return False at once."""
     global local
-    if not local:  # unlocked fast path below once decided
+    if not local:  # once decided, no lock
         with _local_lock:
             if not local:
                 if provider is None:
@@ -466,7 +466,7 @@ def describe_local():
     if not local:
         return "not made (made at first use of a GEMM the shared BLAS would thread)"
     if not local.get("made"):
-        return f"none ({local.get('reason', 'unavailable')})"
+        return f"none: {local.get('reason', 'unavailable')}"
     text = f"{local['library']} (one thread; {local['bytes'] / 2**20:.1f} MiB file in shared memory"
     if local.get("rss_growth") is not None:
         text += f", RSS +{local['rss_growth'] / 2**20:.1f} MiB when made"
