@@ -28,8 +28,9 @@ def config():
         info["blas_symbol"] = p["symbol"] + (" (ILP64)" if p["ilp64"] else " (LP64)")
         info["blas_config"] = _blas.config()
         info["blas_threads"] = _blas.threads()
-        # the two-thread team's private one-thread instance (_blas._local_instance)
-        info["blas_local"] = (_blas.local or {}).get("library", "none")
+        # the two-thread team's private one-thread instance (_blas._local_instance),
+        # made at first use: whether made, its library and its memory
+        info["blas_local"] = _blas.describe_local()
     else:
         info["blas_library"] = "numpy's own (NumPy backend)"
     return info
