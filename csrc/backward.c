@@ -12,27 +12,6 @@
 #include "template.h"
 #else
 
-/* db (O,) = sum_n D[n, :] for D (N, O), rows added in order. */
-MLPX_CLONES
-void S(mlpx_column_sums)(REAL *restrict db, const REAL *restrict D,
-                           int64_t N, int64_t O)
-{
-    for (int64_t o = 0; o < O; o++) db[o] = D[o];
-    for (int64_t r = 1; r < N; r++)
-        for (int64_t o = 0; o < O; o++) db[o] = db[o] + D[r * O + o];
-}
-
-/* dW (F, O) <- (dW + alpha W) / s,  db (O,) <- db / s. */
-MLPX_CLONES
-static void S(finish_grads)(REAL *restrict dW, const REAL *restrict W,
-                            REAL *restrict db, int64_t F, int64_t O,
-                            REAL alpha, REAL s)
-{
-    const int64_t n = F * O;
-    for (int64_t j = 0; j < n; j++) dW[j] = (dW[j] + alpha * W[j]) / s;
-    for (int64_t o = 0; o < O; o++) db[o] = db[o] / s;
-}
-
 /* sum_i ||W_i||^2 over the layers, in double. */
 static double S(penalty_sum)(const mlpx_net *net, const REAL *const *W)
 {
@@ -86,7 +65,7 @@ double S(mlpx_batch_grad)(const mlpx_net *net, const REAL *const *W,
         const REAL *D = Z[i + 1];
         if (!Wsgd) S(mlpx_gemm)(1, 0, F, O, N, 1, Zin, F, D, O, 0, dW[i], O);
         S(mlpx_column_sums)(db[i], D, N, O);
-        if (finish) S(finish_grads)(dW[i], W[i], db[i], F, O, (REAL)alpha, s);
+        if (finish) S(mlpx_finish_grads)(dW[i], W[i], db[i], F, O, (REAL)alpha, s);
         if (i > 0 && O == 1) /* rank one: no GEMM call */
             S(mlpx_outer_deriv)(tmp, NULL, D, W[i], N, F, MLPX_IDENTITY);
         else if (i > 0)

@@ -321,7 +321,11 @@ int mlpx_has_big_gemms(const mlpx_net *net, int64_t B);
                                REAL *const *Z, REAL *tmp, REAL *const *dW,     \
                                REAL *const *db, REAL *s_out,                   \
                                REAL *const *Wsgd, REAL lr);                    \
+    /* grads.c: db (O,) = sum_n D[n, :]; dW (F, O) <- (dW + alpha W) / s,      \
+     * db <- db / s */                                                         \
     void mlpx_column_sums_##S(REAL *db, const REAL *D, int64_t N, int64_t O);  \
+    void mlpx_finish_grads_##S(REAL *dW, const REAL *W, REAL *db, int64_t F,   \
+                               int64_t O, REAL alpha, REAL s);                 \
     /* optim.c */                                                              \
     double mlpx_sum_squares_##S(const REAL *w, int64_t n);                     \
     void mlpx_sgd_##S(REAL *p, const REAL *G, REAL *v, int64_t n, REAL alpha,  \
