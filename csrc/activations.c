@@ -44,15 +44,14 @@ MLPX_INLINE REAL S(identity)(REAL h) { return h; }
     } while (0)
 
 /* H (N, O) <- f(H + b), b (O,) broadcast over rows; f = act. */
-MLPX_CLONES
-void S(mlpx_bias_act)(REAL *restrict H, const REAL *restrict b, int64_t N,
-                      int64_t O, int act)
+void ISA(mlpx_bias_act)(REAL *restrict H, const REAL *restrict b, int64_t N,
+                        int64_t O, int act)
 {
     switch (act) {
     case MLPX_LOGISTIC: BIAS_LOOP(S(mlpx_logistic)); break;
     case MLPX_TANH: BIAS_LOOP(S(tanh_)); break;
     case MLPX_RELU: BIAS_LOOP(S(relu)); break;
-    case MLPX_SOFTMAX: S(mlpx_softmax)(H, b, N, O); break;
+    case MLPX_SOFTMAX: ISA(mlpx_softmax)(H, b, N, O); break;
     default: BIAS_LOOP(S(identity)); break;
     }
 }
@@ -62,9 +61,8 @@ void S(mlpx_bias_act)(REAL *restrict H, const REAL *restrict b, int64_t N,
  * (each entry is read before it is written).
  * logistic: (G Z)(1 - Z);  tanh: G (1 - Z^2);  relu: Z == 0 ? 0 : G;
  * identity: G. (Same operation order as the NumPy twin.) */
-MLPX_CLONES
-void S(mlpx_act_deriv)(REAL *D, const REAL *Z, const REAL *G, int64_t N,
-                       int64_t F, int act)
+void ISA(mlpx_act_deriv)(REAL *D, const REAL *Z, const REAL *G, int64_t N,
+                         int64_t F, int act)
 {
     const int64_t n = N * F;
     switch (act) {
@@ -100,9 +98,8 @@ void S(mlpx_act_deriv)(REAL *D, const REAL *Z, const REAL *G, int64_t N,
         }                                                                     \
     } while (0)
 
-MLPX_CLONES
-void S(mlpx_outer_deriv)(REAL *restrict D, const REAL *restrict Z, const REAL *restrict d,
-                         const REAL *restrict v, int64_t N, int64_t F, int act)
+void ISA(mlpx_outer_deriv)(REAL *restrict D, const REAL *restrict Z, const REAL *restrict d,
+                           const REAL *restrict v, int64_t N, int64_t F, int act)
 {
     switch (act) {
     case MLPX_LOGISTIC: OUTER_LOOP((g * z) * (1 - z)); break;
@@ -118,8 +115,7 @@ void S(mlpx_outer_deriv)(REAL *restrict D, const REAL *restrict Z, const REAL *r
 /* 1 when x[0..n) holds no NaN and no infinity, else 0: v - v is 0 for
  * finite v and NaN otherwise (an OR of compares, so it vectorizes); one
  * test per block of 512, so a bad value stops the scan within a block. */
-MLPX_CLONES
-int S(mlpx_all_finite)(const REAL *restrict x, int64_t n)
+int ISA(mlpx_all_finite)(const REAL *restrict x, int64_t n)
 {
     for (int64_t j0 = 0; j0 < n; j0 += 512) {
         const int64_t j1 = n - j0 < 512 ? n : j0 + 512;

@@ -1,4 +1,4 @@
-/* Engine internals shared by the csrc/ files: the per-CPU dispatch macro,
+/* Engine internals shared by the csrc/ files: the per-CPU kernel names,
  * a vectorizable exp for float and double, and the kernel declarations.
  *
  * Precision templating: each kernel file is compiled once per REAL through
@@ -11,13 +11,10 @@
 #include <string.h>
 #include "mlpx.h"
 
-/* Elementwise kernels get per-CPU variants chosen at load time (no
- * -march=native needed). The vector exp below is inlined into each. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(MLPX_NO_CLONES)
-#define MLPX_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
-#else
-#define MLPX_CLONES
-#endif
+/* Elementwise kernels get per-CPU variants, compiled once per x86-64 ISA
+ * level and chosen at run time (isa.h, dispatch.c; no -march=native
+ * needed). The vector exp below is inlined into each. */
+#include "isa.h"
 
 #if defined(__GNUC__)
 #define MLPX_INLINE static inline __attribute__((always_inline))

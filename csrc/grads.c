@@ -10,9 +10,8 @@
 #else
 
 /* db (O,) = sum_n D[n, :] for D (N, O), rows added in order. */
-MLPX_CLONES
-void S(mlpx_column_sums)(REAL *restrict db, const REAL *restrict D,
-                         int64_t N, int64_t O)
+void ISA(mlpx_column_sums)(REAL *restrict db, const REAL *restrict D,
+                           int64_t N, int64_t O)
 {
     for (int64_t o = 0; o < O; o++) db[o] = D[o];
     for (int64_t r = 1; r < N; r++)
@@ -20,10 +19,9 @@ void S(mlpx_column_sums)(REAL *restrict db, const REAL *restrict D,
 }
 
 /* dW (F, O) <- (dW + alpha W) / s,  db (O,) <- db / s. */
-MLPX_CLONES
-void S(mlpx_finish_grads)(REAL *restrict dW, const REAL *restrict W,
-                          REAL *restrict db, int64_t F, int64_t O,
-                          REAL alpha, REAL s)
+void ISA(mlpx_finish_grads)(REAL *restrict dW, const REAL *restrict W,
+                            REAL *restrict db, int64_t F, int64_t O,
+                            REAL alpha, REAL s)
 {
     const int64_t n = F * O;
     for (int64_t j = 0; j < n; j++) dW[j] = (dW[j] + alpha * W[j]) / s;

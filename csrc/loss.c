@@ -100,8 +100,7 @@ MLPX_INLINE void S(softmax_T)(REAL *restrict T, int64_t O)
  * A row whose logits overflowed (m = +-inf, from finite but huge weights)
  * gets softmax's limit instead of NaN: the entries equal to m become 0 and
  * the others -inf before the exp, so the row gets equal shares of 1. */
-MLPX_CLONES
-void S(mlpx_softmax)(REAL *restrict H, const REAL *restrict b, int64_t N, int64_t O)
+void ISA(mlpx_softmax)(REAL *restrict H, const REAL *restrict b, int64_t N, int64_t O)
 {
     if (O > MLPX_TMAX) {
         for (int64_t n = 0; n < N; n++) S(softmax_row)(H + n * O, b, O);
@@ -228,15 +227,14 @@ MLPX_INLINE void S(chunk_loss)(double *restrict rl, const REAL *restrict T,
  *   logistic: -sum_n sw_n sum_o [y log p + (1-y) log(1-p)] / s
  *   softmax:  -sum_n sw_n sum_o  y log p                   / s
  *   identity: 0.5 sum_n sw_n sum_o (y - p)^2 / (s O) */
-MLPX_CLONES
-double S(mlpx_output_loss)(REAL *restrict H, const REAL *restrict b,
-                           const REAL *restrict Y, const int64_t *restrict yrow,
-                           const REAL *restrict sw, int64_t N, int64_t O,
-                           int out_act)
+double ISA(mlpx_output_loss)(REAL *restrict H, const REAL *restrict b,
+                             const REAL *restrict Y, const int64_t *restrict yrow,
+                             const REAL *restrict sw, int64_t N, int64_t O,
+                             int out_act)
 {
     double total = 0, s = 0;
     if (out_act == MLPX_IDENTITY || O > MLPX_TMAX) {
-        S(mlpx_bias_act)(H, b, N, O, out_act);
+        ISA(mlpx_bias_act)(H, b, N, O, out_act);
         for (int64_t n = 0; n < N; n++) {
             REAL *restrict p = H + n * O;
             const REAL *y = Y + (yrow ? yrow[n] : n) * O;
@@ -255,7 +253,7 @@ double S(mlpx_output_loss)(REAL *restrict H, const REAL *restrict b,
          * logistic runs once over all of them (1% of an epoch on (e) against
          * 16 at a time) and each chunk only copies its 16 */
         const int flat = O == 1 && out_act == MLPX_LOGISTIC;
-        if (flat) S(mlpx_bias_act)(H, b, N, 1, out_act);
+        if (flat) ISA(mlpx_bias_act)(H, b, N, 1, out_act);
         REAL T[MLPX_TMAX * MLPX_LANES], YT[MLPX_TMAX * MLPX_LANES];
         double rl[MLPX_LANES];
         for (int64_t n0 = 0; n0 < N; n0 += MLPX_LANES) {

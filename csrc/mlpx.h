@@ -75,6 +75,13 @@ int mlpx_wants_blas_local(const mlpx_net *net, int64_t N, int64_t batch_size);
 int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size);
 int mlpx_forward_threads(const mlpx_net *net, int64_t N);
 
+/* The elementwise kernels' code path, chosen once per process: "x86-64-v4"
+ * (AVX-512), "x86-64-v3" (AVX2, FMA) or "x86-64" (SSE2): the best the CPU
+ * supports, capped by the environment variable MLPX_CPU (x86-64,
+ * x86-64-v2, x86-64-v3, x86-64-v4 or auto); "generic" in builds without
+ * per-level kernels (not x86-64, or not GCC/Clang). */
+const char *mlpx_kernel_path(void);
+
 #define MLPX_DECLARE_API(REAL, S)                                              \
     /* P (N, n_K) = f_K(... f(X W_0 + b_0) ... W_K + b_K). check_finite:     \
      * each block of X rows is checked just before its GEMMs read it; a NaN    \

@@ -12,8 +12,7 @@
 
 /* sum_j w_j^2 for w (n,), in double with 8 interleaved partial sums (a fixed
  * order that vectorizes). */
-MLPX_CLONES
-double S(mlpx_sum_squares)(const REAL *restrict w, int64_t n)
+double ISA(mlpx_sum_squares)(const REAL *restrict w, int64_t n)
 {
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t j = 0;
@@ -62,9 +61,8 @@ MLPX_INLINE void S(sgd_loop)(REAL *restrict p, const REAL *restrict G,
     }
 }
 
-MLPX_CLONES
-void S(mlpx_sgd)(REAL *restrict p, const REAL *restrict G, REAL *restrict v,
-                 int64_t n, REAL alpha, REAL s, REAL lr, REAL mu, int nesterov)
+void ISA(mlpx_sgd)(REAL *restrict p, const REAL *restrict G, REAL *restrict v,
+                   int64_t n, REAL alpha, REAL s, REAL lr, REAL mu, int nesterov)
 {
     if (S(is_pow2)(s))
         S(sgd_loop)(p, G, v, n, alpha, s, lr, mu, nesterov, 1);
@@ -94,10 +92,9 @@ MLPX_INLINE void S(adam_loop)(REAL *restrict p, const REAL *restrict G,
     }
 }
 
-MLPX_CLONES
-void S(mlpx_adam)(REAL *restrict p, const REAL *restrict G, REAL *restrict m,
-                  REAL *restrict v, int64_t n, REAL alpha, REAL s, REAL b1,
-                  REAL c1, REAL b2, REAL c2, double lr_t, REAL eps)
+void ISA(mlpx_adam)(REAL *restrict p, const REAL *restrict G, REAL *restrict m,
+                    REAL *restrict v, int64_t n, REAL alpha, REAL s, REAL b1,
+                    REAL c1, REAL b2, REAL c2, double lr_t, REAL eps)
 {
     if (S(is_pow2)(s))
         S(adam_loop)(p, G, m, v, n, alpha, s, b1, c1, b2, c2, lr_t, eps, 1);
