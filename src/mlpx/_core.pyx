@@ -48,6 +48,7 @@ cdef extern from "mlpx.h" nogil:
     int mlpx_has_blas()
     void mlpx_set_blas_local(void *sgemm, void *dgemm, int ilp64, void *get_threads)
     int mlpx_has_blas_local()
+    const char *mlpx_kernel_path()
     int mlpx_wants_blas_local(const mlpx_net *net, int64_t N, int64_t batch_size)
     int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size)
     int mlpx_forward_threads(const mlpx_net *net, int64_t N)
@@ -100,6 +101,13 @@ def _set_blas_local(sgemm_ptr, dgemm_ptr, ilp64, threads_ptr):
 def _has_blas_local():
     """True when a local BLAS is installed and still at one thread."""
     return bool(mlpx_has_blas_local())
+
+
+def _kernel_path():
+    """The elementwise kernels this process runs: "x86-64-v4" (AVX-512),
+    "x86-64-v3" (AVX2, FMA), "x86-64" or "generic"; chosen once from the CPU,
+    capped by the environment variable MLPX_CPU (csrc/dispatch.c)."""
+    return mlpx_kernel_path().decode()
 
 
 cdef object _local_factory = None
