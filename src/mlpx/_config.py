@@ -28,9 +28,15 @@ def config():
         info["blas_symbol"] = p["symbol"] + (" (ILP64)" if p["ilp64"] else " (LP64)")
         info["blas_config"] = _blas.config()
         info["blas_threads"] = _blas.threads()
-        # the two-thread team's private one-thread instance (_blas._local_instance),
-        # made at first use: whether made, its library and its memory
+        # the private one-thread instance for GEMMs too big for one thread of
+        # the shared BLAS, made at first use: whether made, its library, memory
         info["blas_local"] = _blas.describe_local()
+        import os
+
+        cpu = os.environ.get("MLPX_CPU", "").strip()
+        info["kernels"] = _backend.impl._kernel_path() + (f" (MLPX_CPU={cpu})" if cpu else "")
+        info["threads"] = (f"up to {_blas.threads()} (the BLAS limit); results do not "
+                           "depend on it")
     else:
         info["blas_library"] = "numpy's own (NumPy backend)"
     return info
