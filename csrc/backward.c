@@ -21,6 +21,16 @@ static double S(penalty_sum)(const mlpx_net *net, const REAL *const *W)
     return total;
 }
 
+/* s = N, or sum(sw) (added in double, in row order) when sw != NULL: the
+ * weight a batch's loss and gradients are divided by. */
+REAL S(mlpx_batch_weight)(const REAL *sw, int64_t N)
+{
+    if (!sw) return (REAL)N;
+    double acc = 0;
+    for (int64_t n = 0; n < N; n++) acc += (double)sw[n];
+    return (REAL)acc;
+}
+
 /* Loss of the batch (X (N, n_0), Y (N, n_K) or, with yrow, rows yrow[n] of
  * Y; sw (N,) or NULL) and its
  * gradients into dW[i] (n_i, n_{i+1}), db[i] (n_{i+1},):
@@ -50,12 +60,7 @@ double S(mlpx_batch_grad)(const mlpx_net *net, const REAL *const *W,
     S(mlpx_forward_batch)(net, W, b, X, N, Z, 0);
     double loss = S(mlpx_output_loss)(Z[K], b[K - 1], Y, yrow, sw, N, w[K],
                                       net->out_activation);
-    REAL s = (REAL)N;
-    if (sw) {
-        double acc = 0;
-        for (int64_t n = 0; n < N; n++) acc += (double)sw[n];
-        s = (REAL)acc;
-    }
+    const REAL s = S(mlpx_batch_weight)(sw, N);
     *s_out = s;
     if (alpha != 0)
         loss += 0.5 * alpha * (sq >= 0 ? sq : S(penalty_sum)(net, W)) / (double)s;

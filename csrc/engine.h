@@ -310,6 +310,7 @@ int mlpx_has_big_gemms(const mlpx_net *net, int64_t B);
         const REAL *sw, int64_t N, double alpha, double *loss,                 \
         REAL *const *dW, REAL *const *db);                                     \
     /* backward.c */                                                           \
+    REAL mlpx_batch_weight_##S(const REAL *sw, int64_t N);                    \
     double mlpx_batch_grad_##S(const mlpx_net *net, const REAL *const *W,      \
                                const REAL *const *b, const REAL *X,            \
                                const REAL *Y, const int64_t *yrow,             \

@@ -192,12 +192,7 @@ static double S(tiles_batch)(S(tiles_ctx) *c, int threads, const REAL *Y, int64_
     }
     double loss = S(mlpx_output_loss)(c->Z[K], c->intercepts[K - 1], y, yrow, s, nb, n_out,
                                       net->out_activation);
-    REAL s_b = (REAL)nb;
-    if (s) {
-        double acc = 0;
-        for (int64_t r = 0; r < nb; r++) acc += (double)s[r];
-        s_b = (REAL)acc;
-    }
+    const REAL s_b = S(mlpx_batch_weight)(s, nb);
     c->s_b = s_b;
     if (c->alpha != 0) loss += 0.5 * c->alpha * sq / (double)s_b;
     for (int i = K - 1; i >= 0; i--) {
