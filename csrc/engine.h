@@ -18,8 +18,27 @@
 
 #if defined(__GNUC__)
 #define MLPX_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define MLPX_INLINE static __forceinline
 #else
 #define MLPX_INLINE static inline
+#endif
+
+/* MSVC outside its C11 mode spells C99's restrict __restrict */
+#if defined(_MSC_VER) && !defined(__clang__) && \
+    (!defined(__STDC_VERSION__) || __STDC_VERSION__ < 199901L)
+#define restrict __restrict
+#endif
+
+/* Relaxed loads and stores of an int shared between threads (a flag: no
+ * ordering needed): GCC/Clang builtins; elsewhere (MSVC) a volatile access,
+ * atomic for an aligned int on every target mlpx builds for. */
+#if defined(__GNUC__)
+#define MLPX_LOAD_RELAXED(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define MLPX_STORE_RELAXED(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#else
+#define MLPX_LOAD_RELAXED(x) (*(volatile int *)&(x))
+#define MLPX_STORE_RELAXED(x, v) (*(volatile int *)&(x) = (v))
 #endif
 
 /* x clamped to [lo, hi]; NaN stays NaN. Both tests are made before either

@@ -56,9 +56,9 @@ static void S(forward_block)(void *arg, int64_t p, int worker)
     const int64_t *w = net->widths;
     const int64_t start = p * a->R, nb = a->N - start < a->R ? a->N - start : a->R;
     if (a->check) {
-        if (__atomic_load_n(&a->bad, __ATOMIC_RELAXED)) return;
+        if (MLPX_LOAD_RELAXED(a->bad)) return;
         if (!S(mlpx_all_finite)(a->X + start * w[0], nb * w[0])) {
-            __atomic_store_n(&a->bad, 1, __ATOMIC_RELAXED);
+            MLPX_STORE_RELAXED(a->bad, 1);
             return;
         }
     }

@@ -19,7 +19,14 @@ def config():
         "numpy": np.__version__,
         "backend": _backend.name,
     }
-    if _backend.fallback_reason:
+    built = _backend.build_info()
+    if built is None:
+        info["build"] = "not recorded (source tree)"
+    elif built["extension"]:
+        info["build"] = "compiled extension"
+    else:
+        info["build"] = f"NumPy-only install ({built['reason']})"
+    if _backend.fallback_reason and (built is None or built["extension"]):
         info["fallback_reason"] = _backend.fallback_reason
     if _backend.name == "native" and _blas.provider is not None:
         p = _blas.provider
