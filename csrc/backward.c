@@ -93,7 +93,7 @@ int S(mlpx_loss_and_grad)(const mlpx_net *net, const REAL *const *coefs,
                           REAL *const *db)
 {
     if (!mlpx_has_blas()) return MLPX_ENOBLAS;
-    if (mlpx_epoch_tiled(net, N))
+    if (mlpx_epoch_tiled(net, N, (int)sizeof(REAL)))
         return S(mlpx_loss_and_grad_tiles)(net, coefs, intercepts, X, Y, sw, N, alpha, loss,
                                            dW, db);
     const int K = net->n_layers;

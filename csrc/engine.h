@@ -274,22 +274,21 @@ int mlpx_gemm_one_thread(int64_t M, int64_t N, int64_t Kd);
  * small to share, and 1 when a GEMM needs the local BLAS that is missing
  * (big_gemms: some GEMM of the loop is not mlpx_gemm_one_thread). */
 int mlpx_threads_for(int64_t nparts, double macs, int big_gemms);
-/* How a GEMM with output (M, N) and inner size Kd is cut into tiles: n
- * tiles of `size` rows (by_rows) or columns, the last one shorter. Fixed by
- * the shape alone. */
+/* How a GEMM with output (M, N) and inner size Kd, of elements of `elem`
+ * bytes, is cut into tiles: n tiles of `size` rows (by_rows) or columns,
+ * the last one shorter. Fixed by the shape alone. */
 typedef struct {
     int64_t n, size;
     int by_rows;
 } mlpx_tiles;
-mlpx_tiles mlpx_gemm_tiles(int64_t M, int64_t N, int64_t Kd);
-/* The same cut along a given dimension `dim` of a GEMM of macs
- * multiply-adds. */
-mlpx_tiles mlpx_tiles_along(int64_t dim, double macs, int by_rows);
+mlpx_tiles mlpx_gemm_tiles(int64_t M, int64_t N, int64_t Kd, int elem);
+/* The tiles of layer i's backward phase on B rows: rows of W_i. */
+mlpx_tiles mlpx_backward_tiles(const mlpx_net *net, int i, int64_t B, int elem);
 /* Rows per block of mlpx_forward. */
 int64_t mlpx_forward_rows(const mlpx_net *net);
-/* 1 when a training batch of B rows is cut into more than one part
- * (epoch_tiles.c), 0 for the plain loop (epoch.c). */
-int mlpx_epoch_tiled(const mlpx_net *net, int64_t B);
+/* 1 when a training batch of B rows (elements of elem bytes) is cut into
+ * more than one part (epoch_tiles.c), 0 for the plain loop (epoch.c). */
+int mlpx_epoch_tiled(const mlpx_net *net, int64_t B, int elem);
 /* 1 when some GEMM of a call on B rows per batch is not one-thread safe */
 int mlpx_has_big_gemms(const mlpx_net *net, int64_t B);
 

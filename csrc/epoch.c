@@ -37,7 +37,7 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
     const int64_t *w = net->widths;
     const int64_t B = batch_size < N ? batch_size : N;
     const int64_t n_in = w[0], n_out = w[K];
-    if (mlpx_epoch_tiled(net, B))
+    if (mlpx_epoch_tiled(net, B, (int)sizeof(REAL)))
         return S(mlpx_train_epoch_tiles)(net, coefs, intercepts, X, Y, sw, order, N, B, alpha,
                                     opt, state, loss);
 

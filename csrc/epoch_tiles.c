@@ -7,13 +7,13 @@
  *   gather    the shuffled batch's X rows and sample weights, in row chunks
  *             (a copy: any cut gives the same bits);
  *   forward   for i = 0..K-1, H = Z_i W_i in the tiles of
- *             mlpx_gemm_tiles(nb, n_{i+1}, n_i), rows or columns of H, each
+ *             mlpx_gemm_tiles (threads.c), rows or columns of H, each
  *             tile's GEMM followed by bias + activation on the tile (hidden
  *             layers; the output layer's bias and activation come next);
  *   output    on the caller, over the whole batch: output activation, loss
  *             and error D_K = (P - Y) sw (mlpx_output_loss);
  *   backward  for i = K-1..0, rows [f0, f1) of W_i in the tiles of
- *             mlpx_tiles_along(n_i, ...); each tile, reading only rows
+ *             mlpx_backward_tiles; each tile, reading only rows
  *             f0..f1 of W_i, forms first (i > 0)
  *               D_i[:, f0:f1] = (D_{i+1} W_i[f0:f1]^T) f'(Z_i[:, f0:f1])
  *             then the gradient rows G_i[f0:f1] = Z_i[:, f0:f1]^T D_{i+1}
@@ -152,12 +152,9 @@ static void S(backward_part)(void *arg, int64_t p, int worker)
     c->sq[i * (MLPX_MAX_TILES + 1) + p] = sq;
 }
 
-/* The backward tiles of layer i on nb rows: rows of W_i, by the work of
- * its two GEMMs (one for the input layer). */
 static mlpx_tiles S(backward_tiles)(const mlpx_net *net, int i, int64_t nb)
 {
-    const double F = (double)net->widths[i], O = (double)net->widths[i + 1];
-    return mlpx_tiles_along(net->widths[i], (i > 0 ? 2 : 1) * (double)nb * F * O, 1);
+    return mlpx_backward_tiles(net, i, nb, (int)sizeof(REAL));
 }
 
 /* One batch: rows [start, start + nb) of the epoch (or all N rows in grad
@@ -187,7 +184,7 @@ static double S(tiles_batch)(S(tiles_ctx) *c, int threads, const REAL *Y, int64_
     }
     for (int i = 0; i < K; i++) {
         c->layer = i;
-        c->tiles = mlpx_gemm_tiles(nb, w[i + 1], w[i]);
+        c->tiles = mlpx_gemm_tiles(nb, w[i + 1], w[i], (int)sizeof(REAL));
         mlpx_pool_for(threads, c->tiles.n, S(forward_part), c);
     }
     double loss = S(mlpx_output_loss)(c->Z[K], c->intercepts[K - 1], y, yrow, s, nb, n_out,
@@ -218,7 +215,7 @@ static int S(tiles_threads)(const mlpx_net *net, int64_t B, int gather)
     int64_t most = gather ? (B + MLPX_GATHER_ROWS - 1) / MLPX_GATHER_ROWS : 1;
     double macs = 0;
     for (int i = 0; i < net->n_layers; i++) {
-        const int64_t nf = mlpx_gemm_tiles(B, net->widths[i + 1], net->widths[i]).n;
+        const int64_t nf = mlpx_gemm_tiles(B, net->widths[i + 1], net->widths[i], (int)sizeof(REAL)).n;
         const int64_t nbk = S(backward_tiles)(net, i, B).n + 1;
         most = nf > most ? nf : most;
         most = nbk > most ? nbk : most;

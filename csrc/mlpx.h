@@ -70,8 +70,9 @@ int mlpx_wants_blas_local(const mlpx_net *net, int64_t N, int64_t batch_size);
 
 /* Threads mlpx_train_epoch uses for this network, N and batch_size, and
  * mlpx_forward for N rows: from 1 up to the shared BLAS's limit (threads.c
- * has the policy). Results do not depend on it: the work is cut into parts
- * by the shapes alone, and any thread may run any part. */
+ * has the policy; counted for float32, whose tiles double ones may
+ * outsize). Results do not depend on it: the work is cut into parts by the
+ * shapes alone, and any thread may run any part. */
 int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size);
 int mlpx_forward_threads(const mlpx_net *net, int64_t N);
 

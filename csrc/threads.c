@@ -1,15 +1,15 @@
 /* The thread policy and the cut of work into parts, in one place.
  *
- * Parts are cut by the shapes alone, never by the thread count, so that
- * the numbers do not depend on it (pool.c states the invariant). A part is
- * a tile of a GEMM's output, rows or columns, with at least
- * MLPX_TILE_MIN of them and MLPX_TILE_MACS multiply-adds: each tile is a
- * separate one-thread BLAS call that packs its own copy of the operand it
- * shares with the other tiles (the weights for a tile of rows, the layer
- * input for a tile of columns), so tiles much smaller than this spend more
- * time packing than multiplying (benchmarks/README.md has the numbers).
- * The cut is made across the smaller repack: a GEMM with more rows than
- * columns is cut into tiles of rows.
+ * Parts are cut by the shapes and the element size alone, never by the
+ * thread count, so that the numbers do not depend on it (pool.c states the
+ * invariant). A part is a tile of a GEMM's output, rows or columns, with
+ * at least MLPX_TILE_MACS multiply-adds and 64 to 256 rows or columns
+ * (tile_min): each tile is a separate one-thread BLAS call that packs its
+ * own copy of the operand it shares with the other tiles (the weights for
+ * a tile of rows, the layer input for a tile of columns), so smaller tiles
+ * spend more time packing than multiplying. The cut is made across the
+ * smaller repack: a GEMM with more rows than columns is cut into tiles of
+ * rows.
  *
  * Threads: as many as the shared BLAS may use (its own setting, so
  * OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and threadpoolctl limits apply),
@@ -20,25 +20,36 @@
  */
 #include "engine.h"
 
-/* 64 along the cut keeps the repack to a few percent of a tile's work;
- * 0.5 Mi multiply-adds (not 2 Mi) gives (a) at batch 32 four tiles in its
- * first layer and two in its second: 784-256-128-10 epochs at batch 32
- * took 0.88x the time with 2 threads (whole-process pairs, 5 each), batch
- * 200 in f64 0.95x, while batch 256 and 2048 keep the same tiles. */
+/* 64 along the cut, and 0.5 Mi multiply-adds (not 2 Mi) give (a) at batch
+ * 32 four tiles in its first layer and two in its second: 784-256-128-10
+ * epochs at batch 32 took 0.88x the time with 2 threads (whole-process
+ * pairs, 5 each), batch 200 in f64 0.95x. But a tile of 64 that repacks a
+ * large operand is slow: one-thread sgemm with OpenBLAS's SkylakeX kernels,
+ * tiles against the whole call, 512x1024x1024: 1.12x in columns of 64,
+ * 1.04 of 128; 1.16 in rows of 64, 1.10 of 128, 1.04 of 256; 2048x784x256
+ * rows of 64: 1.23. So the minimum grows with the operand each tile
+ * repacks: 64 while it fits in MLPX_REPACK_SMALL bytes (in cache, cheap
+ * to copy), else 128 along columns and 256 along rows (epochs, 2 threads:
+ * 1024-1024-1024-10 at batch 512 0.85x the time, 784-256-128-10 at
+ * batch 2048 0.87x, batch 256 0.9x). */
 #define MLPX_TILE_MIN 64
+#define MLPX_TILE_MIN_COLS 128
+#define MLPX_TILE_MIN_ROWS 256
+#define MLPX_REPACK_SMALL (256.0 * 1024)
 #define MLPX_TILE_MACS (512.0 * 1024)
 #define MLPX_SHARE_MACS (1024.0 * 1024)
 /* rows per block of mlpx_forward (a repack of every weight per block) */
 #define MLPX_FORWARD_ROWS 256
 
-mlpx_tiles mlpx_tiles_along(int64_t dim, double macs, int by_rows)
+/* dim cut into tiles of >= tmin and MLPX_TILE_MACS of macs in all, equal,
+ * a multiple of 16 wide (whole vectors for the passes on a tile), the last
+ * one shorter */
+static mlpx_tiles tiles_along(int64_t dim, double macs, int by_rows, int64_t tmin)
 {
     int64_t n = (int64_t)(macs / MLPX_TILE_MACS);
-    if (n > dim / MLPX_TILE_MIN) n = dim / MLPX_TILE_MIN;
+    if (n > dim / tmin) n = dim / tmin;
     if (n > MLPX_MAX_TILES) n = MLPX_MAX_TILES;
     if (n < 1) n = 1;
-    /* equal tiles, a multiple of 16 wide (whole vectors for the passes on
-     * a tile), the last one shorter */
     int64_t size = (dim + n - 1) / n;
     size = (size + 15) / 16 * 16;
     if (size > dim) size = dim;
@@ -46,10 +57,26 @@ mlpx_tiles mlpx_tiles_along(int64_t dim, double macs, int by_rows)
     return (mlpx_tiles){(dim + size - 1) / size, size, by_rows};
 }
 
-mlpx_tiles mlpx_gemm_tiles(int64_t M, int64_t N, int64_t Kd)
+static int64_t tile_min(double repack_bytes, int by_rows)
+{
+    if (repack_bytes <= MLPX_REPACK_SMALL) return MLPX_TILE_MIN;
+    return by_rows ? MLPX_TILE_MIN_ROWS : MLPX_TILE_MIN_COLS;
+}
+
+mlpx_tiles mlpx_gemm_tiles(int64_t M, int64_t N, int64_t Kd, int elem)
 {
     const double macs = (double)M * (double)N * (double)Kd;
-    return M > N ? mlpx_tiles_along(M, macs, 1) : mlpx_tiles_along(N, macs, 0);
+    /* a tile of rows repacks B (Kd, N), a tile of columns A (M, Kd) */
+    if (M > N) return tiles_along(M, macs, 1, tile_min((double)Kd * N * elem, 1));
+    return tiles_along(N, macs, 0, tile_min((double)M * Kd * elem, 0));
+}
+
+mlpx_tiles mlpx_backward_tiles(const mlpx_net *net, int i, int64_t B, int elem)
+{
+    const int64_t F = net->widths[i], O = net->widths[i + 1];
+    /* both GEMMs of a tile repack D_{i+1} (B, O) */
+    return tiles_along(F, (i > 0 ? 2 : 1) * (double)B * F * O, 0,
+                       tile_min((double)B * O * elem, 0));
 }
 
 int64_t mlpx_forward_rows(const mlpx_net *net)
@@ -58,20 +85,22 @@ int64_t mlpx_forward_rows(const mlpx_net *net)
     return MLPX_FORWARD_ROWS;
 }
 
-static int max_tiles_epoch(const mlpx_net *net, int64_t B)
+static int max_tiles_epoch(const mlpx_net *net, int64_t B, int elem)
 {
     int64_t most = 1;
     for (int i = 0; i < net->n_layers; i++) {
-        const int64_t F = net->widths[i], O = net->widths[i + 1];
-        const int64_t nf = mlpx_gemm_tiles(B, O, F).n;
-        const int64_t nb = mlpx_tiles_along(F, (i > 0 ? 2 : 1) * (double)B * F * O, 1).n;
+        const int64_t nf = mlpx_gemm_tiles(B, net->widths[i + 1], net->widths[i], elem).n;
+        const int64_t nb = mlpx_backward_tiles(net, i, B, elem).n;
         most = nf > most ? nf : most;
         most = nb > most ? nb : most;
     }
     return (int)most;
 }
 
-int mlpx_epoch_tiled(const mlpx_net *net, int64_t B) { return max_tiles_epoch(net, B) > 1; }
+int mlpx_epoch_tiled(const mlpx_net *net, int64_t B, int elem)
+{
+    return max_tiles_epoch(net, B, elem) > 1;
+}
 
 int mlpx_has_big_gemms(const mlpx_net *net, int64_t B)
 {
@@ -96,11 +125,13 @@ int mlpx_threads_for(int64_t nparts, double macs, int big_gemms)
 int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size)
 {
     const int64_t B = batch_size < N ? batch_size : N;
-    if (!mlpx_epoch_tiled(net, B)) return 1;
+    const int elem = (int)sizeof(float);
+    if (!mlpx_epoch_tiled(net, B, elem)) return 1;
     double macs = 0;
     for (int i = 0; i < net->n_layers; i++)
         macs += 3.0 * (double)B * (double)net->widths[i] * (double)net->widths[i + 1];
-    return mlpx_threads_for(max_tiles_epoch(net, B) + 1, macs, mlpx_has_big_gemms(net, B));
+    return mlpx_threads_for(max_tiles_epoch(net, B, elem) + 1, macs,
+                            mlpx_has_big_gemms(net, B));
 }
 
 int mlpx_forward_threads(const mlpx_net *net, int64_t N)
