@@ -10,9 +10,11 @@ DESIGN.md section 3), and ``threadpoolctl`` limits reach mlpx too.
 Fallback: SciPy's ``scipy.linalg.cython_blas`` capsules (LP64).
 
 Beside it, on Linux, the *local* BLAS: a private instance of that same
-OpenBLAS kept at one thread (``_local_instance``), which only the engine's
-two-thread team calls, each member on its own rows, for networks whose
-GEMMs are too large for one thread of the shared library. At one thread it
+OpenBLAS kept at one thread (``_local_instance``), which takes every GEMM
+too large for one thread of the shared library while that one may use
+several (csrc/blas.c), so that each GEMM runs on one thread and its bits
+do not depend on a thread count; mlpx's worker threads call it each on
+their own tiles. At one thread it
 has no workers to spin, so it does not fight NumPy's pool the way a second
 multithreaded OpenBLAS did. It is made at first use (``make_local``, which
 the engine calls through the factory that ``install`` hands it), never at
@@ -370,9 +372,9 @@ def _rss_bytes():
 
 
 def _local_instance(found):
-    """A private instance of the shared OpenBLAS at one thread, for the
-    team's two members to call each on its own share (mlpx.h: the local
-    BLAS), as {"made": True, ...}, or {"made": False, "reason": ...}.
+    """A private instance of the shared OpenBLAS at one thread, for mlpx's
+    worker threads to call each on its own tiles (mlpx.h: the local BLAS),
+    as {"made": True, ...}, or {"made": False, "reason": ...}.
 
     The file that defines the GEMMs and the thread control
     (``_openblas_file``), copied into an anonymous memory file
@@ -440,7 +442,7 @@ def _local_instance(found):
     copy_get, copy_set = fn_int(copy["get_threads"]), fn_set(copy["set_threads"])
     before = shared_get()
     # a count unlike the shared one, so a copy that set the shared library
-    # would show; then the one thread the team needs
+    # would show; then the one thread the engine needs
     probes = (2, 1) if before == 1 else (1,)
     isolated = True
     for n in probes:
