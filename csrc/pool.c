@@ -143,10 +143,10 @@ static void *helper_main(void *unused)
         } else {
             pthread_mutex_lock(&P.lock);
             ADD(P.sleeping, 1);
-            /* a loop published after `seen`, or the one we skipped: sleep
-             * until the state moves on (the caller's broadcast follows its
-             * store, and reads `sleeping` after it: one of the two sees
-             * the other) */
+            /* sleep until the state moves on and a caller signals (it
+             * signals after its store of the state and reads `sleeping`
+             * after that store: one of the two sees the other; a helper not
+             * signalled sleeps on, which no loop waits for) */
             while (LOAD(P.state) == s) pthread_cond_wait(&P.wake, &P.lock);
             ADD(P.sleeping, -1);
             pthread_mutex_unlock(&P.lock);
@@ -233,9 +233,14 @@ void mlpx_pool_for(int threads, int64_t nparts, mlpx_part_fn fn, void *arg)
     STORE(P.slots, 0);
     const int64_t open = LOAD(P.state) + 1;
     STORE(P.state, open);
-    if (LOAD(P.sleeping)) {
+    /* wake as many sleepers as the loop has worker slots, not all of them:
+     * with 63 helpers asleep, a broadcast for a loop of two parts would
+     * wake 62 threads for nothing, at every loop */
+    const int sleepers = LOAD(P.sleeping);
+    if (sleepers) {
+        const int wake = threads - 1 < sleepers ? threads - 1 : sleepers;
         pthread_mutex_lock(&P.lock);
-        pthread_cond_broadcast(&P.wake);
+        for (int k = 0; k < wake; k++) pthread_cond_signal(&P.wake);
         pthread_mutex_unlock(&P.lock);
     }
     const int64_t ran = run_parts(fn, arg, nparts, 0);
