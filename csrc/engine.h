@@ -255,7 +255,6 @@ MLPX_INLINE float mlpx_expm1_small_f(float y)
 #define MLPX_MAX_TILES 64 /* tiles of one GEMM at most */
 typedef void (*mlpx_part_fn)(void *arg, int64_t part, int worker);
 void mlpx_pool_for(int threads, int64_t nparts, mlpx_part_fn fn, void *arg);
-int mlpx_pool_helpers(void);
 
 /* blas.c: the threads the shared BLAS may use now (its own setting, so
  * OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and threadpoolctl limits apply),
@@ -289,6 +288,10 @@ int64_t mlpx_forward_rows(const mlpx_net *net);
 /* 1 when a training batch of B rows (elements of elem bytes) is cut into
  * more than one part (epoch_tiles.c), 0 for the plain loop (epoch.c). */
 int mlpx_epoch_tiled(const mlpx_net *net, int64_t B, int elem);
+/* Threads for the tiled epoch (or loss_and_grad) on batches of B rows, by
+ * the most parts of any phase (gather_parts: the gather's) and the
+ * multiply-adds of a batch. */
+int mlpx_tiles_threads(const mlpx_net *net, int64_t B, int elem, int64_t gather_parts);
 /* 1 when some GEMM of a call on B rows per batch is not one-thread safe */
 int mlpx_has_big_gemms(const mlpx_net *net, int64_t B);
 

@@ -208,22 +208,6 @@ static double S(tiles_batch)(S(tiles_ctx) *c, int threads, const REAL *Y, int64_
     return loss;
 }
 
-/* Threads for a call on batches of B rows: by the most parts of any phase
- * and the multiply-adds of a batch (threads.c). */
-static int S(tiles_threads)(const mlpx_net *net, int64_t B, int gather)
-{
-    int64_t most = gather ? (B + MLPX_GATHER_ROWS - 1) / MLPX_GATHER_ROWS : 1;
-    double macs = 0;
-    for (int i = 0; i < net->n_layers; i++) {
-        const int64_t nf = mlpx_gemm_tiles(B, net->widths[i + 1], net->widths[i], (int)sizeof(REAL)).n;
-        const int64_t nbk = S(backward_tiles)(net, i, B).n + 1;
-        most = nf > most ? nf : most;
-        most = nbk > most ? nbk : most;
-        macs += 3.0 * (double)B * (double)net->widths[i] * (double)net->widths[i + 1];
-    }
-    return mlpx_threads_for(most, macs, mlpx_has_big_gemms(net, B));
-}
-
 /* Work buffers for batches of B rows: Z[1..K], D[1..K-1], G and gb (train
  * mode), the gathered batch, sq. Returns the block to free, or NULL. */
 static void *S(tiles_alloc)(S(tiles_ctx) *c, int64_t B, int gather)
@@ -244,12 +228,9 @@ static void *S(tiles_alloc)(S(tiles_ctx) *c, int64_t B, int gather)
     c->sq = (double *)block;
     REAL **ptrs = (REAL **)(block + nsq * sizeof(double));
     REAL *cur = (REAL *)(ptrs + nptr);
-    if (c->grad) { /* G and gb were set by the caller */
-        c->Z = ptrs;
-        c->D = ptrs + K + 1;
-    } else {
-        c->Z = ptrs;
-        c->D = ptrs + K + 1;
+    c->Z = ptrs;
+    c->D = ptrs + K + 1;
+    if (!c->grad) { /* grad mode: G and gb are the caller's dW and db */
         c->G = ptrs + 2 * K + 2;
         c->gb = ptrs + 3 * K + 2;
     }
@@ -286,7 +267,8 @@ int S(mlpx_train_epoch_tiles)(const mlpx_net *net, REAL *const *coefs, REAL *con
                       .opt = opt, .alpha = alpha, .X = X, .sw = sw, .order = order};
     void *block = S(tiles_alloc)(&c, B, order != NULL);
     if (!block) return MLPX_ENOMEM;
-    const int threads = S(tiles_threads)(net, B, order != NULL);
+    const int threads = mlpx_tiles_threads(net, B, (int)sizeof(REAL),
+                                           order ? (B + MLPX_GATHER_ROWS - 1) / MLPX_GATHER_ROWS : 0);
     double sq = 0, total = 0;
     if (alpha != 0)
         for (int i = 0; i < K; i++)
@@ -319,7 +301,8 @@ int S(mlpx_loss_and_grad_tiles)(const mlpx_net *net, const REAL *const *coefs,
     if (alpha != 0)
         for (int i = 0; i < K; i++)
             sq += S(mlpx_sum_squares)(coefs[i], net->widths[i] * net->widths[i + 1]);
-    *loss = S(tiles_batch)(&c, S(tiles_threads)(net, N, 0), Y, 0, N, sq, NULL);
+    const int threads = mlpx_tiles_threads(net, N, (int)sizeof(REAL), 0);
+    *loss = S(tiles_batch)(&c, threads, Y, 0, N, sq, NULL);
     free(block);
     return MLPX_OK;
 }

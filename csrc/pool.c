@@ -257,8 +257,6 @@ void mlpx_pool_for(int threads, int64_t nparts, mlpx_part_fn fn, void *arg)
     __atomic_store_n(&P.busy, 0, __ATOMIC_RELEASE);
 }
 
-int mlpx_pool_helpers(void) { return __atomic_load_n(&P.started, __ATOMIC_RELAXED); }
-
 #else
 
 void mlpx_pool_for(int threads, int64_t nparts, mlpx_part_fn fn, void *arg)
@@ -266,7 +264,5 @@ void mlpx_pool_for(int threads, int64_t nparts, mlpx_part_fn fn, void *arg)
     (void)threads;
     for (int64_t p = 0; p < nparts; p++) fn(arg, p, 0);
 }
-
-int mlpx_pool_helpers(void) { return 0; }
 
 #endif

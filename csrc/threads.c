@@ -85,21 +85,34 @@ int64_t mlpx_forward_rows(const mlpx_net *net)
     return MLPX_FORWARD_ROWS;
 }
 
-static int max_tiles_epoch(const mlpx_net *net, int64_t B, int elem)
+/* The most parts of any phase of a batch of B rows: forward tiles, and
+ * backward tiles plus `bias` (the tiled epoch's extra part per layer that
+ * steps the intercepts). */
+static int64_t max_tiles_epoch(const mlpx_net *net, int64_t B, int elem, int bias)
 {
     int64_t most = 1;
     for (int i = 0; i < net->n_layers; i++) {
         const int64_t nf = mlpx_gemm_tiles(B, net->widths[i + 1], net->widths[i], elem).n;
-        const int64_t nb = mlpx_backward_tiles(net, i, B, elem).n;
+        const int64_t nb = mlpx_backward_tiles(net, i, B, elem).n + bias;
         most = nf > most ? nf : most;
         most = nb > most ? nb : most;
     }
-    return (int)most;
+    return most;
 }
 
 int mlpx_epoch_tiled(const mlpx_net *net, int64_t B, int elem)
 {
-    return max_tiles_epoch(net, B, elem) > 1;
+    return max_tiles_epoch(net, B, elem, 0) > 1;
+}
+
+int mlpx_tiles_threads(const mlpx_net *net, int64_t B, int elem, int64_t gather_parts)
+{
+    const int64_t most = max_tiles_epoch(net, B, elem, 1);
+    double macs = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        macs += 3.0 * (double)B * (double)net->widths[i] * (double)net->widths[i + 1];
+    return mlpx_threads_for(gather_parts > most ? gather_parts : most, macs,
+                            mlpx_has_big_gemms(net, B));
 }
 
 int mlpx_has_big_gemms(const mlpx_net *net, int64_t B)
@@ -126,12 +139,7 @@ int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size)
 {
     const int64_t B = batch_size < N ? batch_size : N;
     const int elem = (int)sizeof(float);
-    if (!mlpx_epoch_tiled(net, B, elem)) return 1;
-    double macs = 0;
-    for (int i = 0; i < net->n_layers; i++)
-        macs += 3.0 * (double)B * (double)net->widths[i] * (double)net->widths[i + 1];
-    return mlpx_threads_for(max_tiles_epoch(net, B, elem) + 1, macs,
-                            mlpx_has_big_gemms(net, B));
+    return mlpx_epoch_tiled(net, B, elem) ? mlpx_tiles_threads(net, B, elem, 0) : 1;
 }
 
 int mlpx_forward_threads(const mlpx_net *net, int64_t N)

@@ -1,5 +1,6 @@
 """``show_config``: what mlpx runs on."""
 
+import os
 import platform
 import sys
 
@@ -38,8 +39,6 @@ def config():
         # the private one-thread instance for GEMMs too big for one thread of
         # the shared BLAS, made at first use: whether made, its library, memory
         info["blas_local"] = _blas.describe_local()
-        import os
-
         cpu = os.environ.get("MLPX_CPU", "").strip()
         info["kernels"] = _backend.impl._kernel_path() + (f" (MLPX_CPU={cpu})" if cpu else "")
         info["threads"] = (f"up to {_blas.threads()} (the BLAS limit); results do not "
