@@ -20,18 +20,12 @@
  */
 #include "engine.h"
 
-/* 64 along the cut, and 0.5 Mi multiply-adds (not 2 Mi) give (a) at batch
- * 32 four tiles in its first layer and two in its second: 784-256-128-10
- * epochs at batch 32 took 0.88x the time with 2 threads (whole-process
- * pairs, 5 each), batch 200 in f64 0.95x. But a tile of 64 that repacks a
- * large operand is slow: one-thread sgemm with OpenBLAS's SkylakeX kernels,
- * tiles against the whole call, 512x1024x1024: 1.12x in columns of 64,
- * 1.04 of 128; 1.16 in rows of 64, 1.10 of 128, 1.04 of 256; 2048x784x256
- * rows of 64: 1.23. So the minimum grows with the operand each tile
- * repacks: 64 while it fits in MLPX_REPACK_SMALL bytes (in cache, cheap
- * to copy), else 128 along columns and 256 along rows (epochs, 2 threads:
- * 1024-1024-1024-10 at batch 512 0.85x the time, 784-256-128-10 at
- * batch 2048 0.87x, batch 256 0.9x). */
+/* Small tiles spread small batches over more threads; a tile repacking a
+ * large operand wastes a visible share of its time on the copy. So the
+ * minimum grows with the operand each tile repacks: 64 while it fits in
+ * MLPX_REPACK_SMALL bytes (in cache, cheap to copy), else 128 along
+ * columns and 256 along rows. The measurements behind these numbers are
+ * in benchmarks/README.md ("How the tile sizes were chosen"). */
 #define MLPX_TILE_MIN 64
 #define MLPX_TILE_MIN_COLS 128
 #define MLPX_TILE_MIN_ROWS 256
