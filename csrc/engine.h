@@ -308,7 +308,6 @@ int mlpx_has_big_gemms(const mlpx_net *net, int64_t B);
                             int64_t F, int act);                               \
     void mlpx_outer_deriv_##S(REAL *D, const REAL *Z, const REAL *d,           \
                               const REAL *v, int64_t N, int64_t F, int act);   \
-    int mlpx_all_finite_##S(const REAL *x, int64_t n);                         \
     /* loss.c */                                                               \
     void mlpx_softmax_##S(REAL *H, const REAL *b, int64_t N, int64_t O);       \
     double mlpx_output_loss_##S(REAL *H, const REAL *b, const REAL *Y,         \

@@ -41,13 +41,14 @@ typedef struct {
     REAL *P, *buf;
     REAL **Z;
     int64_t N, R, size;
-    int check, bad;
+    int checks, bad, bad_out;
 } S(forward_args);
 
 /* Block p: rows [p R, p R + R) of P, its hidden layers in worker's own
- * scratch. With check, the block's X rows are checked first (while they
- * come into the cache for the GEMM); a NaN or infinity sets bad, which
- * stops the blocks not yet begun. */
+ * scratch. With MLPX_CHECK_X, the block's X rows are checked first (while
+ * they come into the cache for the GEMM); a NaN or infinity sets bad, which
+ * stops the blocks not yet begun. With MLPX_CHECK_OUTPUT, the block's P
+ * rows are checked while still in the cache; one not finite sets bad_out. */
 static void S(forward_block)(void *arg, int64_t p, int worker)
 {
     S(forward_args) *a = (S(forward_args) *)arg;
@@ -55,7 +56,7 @@ static void S(forward_block)(void *arg, int64_t p, int worker)
     const int K = net->n_layers;
     const int64_t *w = net->widths;
     const int64_t start = p * a->R, nb = a->N - start < a->R ? a->N - start : a->R;
-    if (a->check) {
+    if (a->checks & MLPX_CHECK_X) {
         if (MLPX_LOAD_RELAXED(a->bad)) return;
         if (!S(mlpx_all_finite)(a->X + start * w[0], nb * w[0])) {
             MLPX_STORE_RELAXED(a->bad, 1);
@@ -70,6 +71,8 @@ static void S(forward_block)(void *arg, int64_t p, int worker)
     }
     Z[K] = a->P + start * w[K];
     S(mlpx_forward_batch)(net, a->coefs, a->intercepts, a->X + start * w[0], nb, Z, 1);
+    if ((a->checks & MLPX_CHECK_OUTPUT) && !S(mlpx_all_finite)(Z[K], nb * w[K]))
+        MLPX_STORE_RELAXED(a->bad_out, 1);
 }
 
 /* P (N, n_K) = network output for X (N, n_0), in blocks of
@@ -78,7 +81,7 @@ static void S(forward_block)(void *arg, int64_t p, int worker)
  * shared by mlpx_forward_threads threads. */
 int S(mlpx_forward)(const mlpx_net *net, const REAL *const *coefs,
                     const REAL *const *intercepts, const REAL *X, int64_t N,
-                    REAL *P, int check_finite)
+                    REAL *P, int checks)
 {
     if (!mlpx_has_blas()) return MLPX_ENOBLAS;
     const int K = net->n_layers;
@@ -96,11 +99,11 @@ int S(mlpx_forward)(const mlpx_net *net, const REAL *const *coefs,
         free(Z);
         return MLPX_ENOMEM;
     }
-    S(forward_args) a = {net, coefs, intercepts, X, P, buf, Z, N, R, size, check_finite, 0};
+    S(forward_args) a = {net, coefs, intercepts, X, P, buf, Z, N, R, size, checks, 0, 0};
     mlpx_pool_for(threads, nblocks, S(forward_block), &a);
     free(buf);
     free(Z);
-    return a.bad ? MLPX_ENONFINITE : MLPX_OK;
+    return a.bad ? MLPX_ENONFINITE : a.bad_out ? MLPX_EOUTPUT : MLPX_OK;
 }
 
 #endif

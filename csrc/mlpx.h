@@ -25,8 +25,14 @@ enum mlpx_activation {
 enum mlpx_solver { MLPX_SGD = 0, MLPX_ADAM = 1 };
 
 /* MLPX_ENONFINITE: X holds a NaN or an infinity (mlpx_forward with
- * check_finite) */
-enum mlpx_status { MLPX_OK = 0, MLPX_ENOMEM = 1, MLPX_ENOBLAS = 2, MLPX_ENONFINITE = 3 };
+ * MLPX_CHECK_X); MLPX_EOUTPUT: the output P does (mlpx_forward with
+ * MLPX_CHECK_OUTPUT: the activations overflowed) */
+enum mlpx_status {
+    MLPX_OK = 0, MLPX_ENOMEM = 1, MLPX_ENOBLAS = 2, MLPX_ENONFINITE = 3, MLPX_EOUTPUT = 4
+};
+
+/* mlpx_forward's checks, or-ed together. */
+enum mlpx_check { MLPX_CHECK_X = 1, MLPX_CHECK_OUTPUT = 2 };
 
 /* The network's shape: widths[0..n_layers] = n_0 .. n_K. */
 typedef struct {
@@ -84,12 +90,16 @@ int mlpx_forward_threads(const mlpx_net *net, int64_t N);
 const char *mlpx_kernel_path(void);
 
 #define MLPX_DECLARE_API(REAL, S)                                              \
-    /* P (N, n_K) = f_K(... f(X W_0 + b_0) ... W_K + b_K). check_finite:     \
-     * each block of X rows is checked just before its GEMMs read it; a NaN    \
-     * or infinity ends the call with MLPX_ENONFINITE (P partly written). */  \
+    /* P (N, n_K) = f_K(... f(X W_0 + b_0) ... W_K + b_K). checks            \
+     * (enum mlpx_check): MLPX_CHECK_X checks each block of X rows just       \
+     * before its GEMMs read it, and a NaN or infinity ends the call with     \
+     * MLPX_ENONFINITE (P partly written); MLPX_CHECK_OUTPUT checks each      \
+     * block of P rows as it is written: MLPX_EOUTPUT if one is not finite. */ \
     int mlpx_forward_##S(const mlpx_net *net, const REAL *const *coefs,        \
                          const REAL *const *intercepts, const REAL *X,         \
-                         int64_t N, REAL *P, int check_finite);                \
+                         int64_t N, REAL *P, int checks);                      \
+    /* 1 when the n values at x are all finite (no NaN, no infinity). */      \
+    int mlpx_all_finite_##S(const REAL *x, int64_t n);                         \
     /* loss = L(P, Y) + 0.5 alpha sum ||W_i||^2 / s and its gradients          \
      * dW_i (n_i, n_{i+1}), db_i (n_{i+1},); sw (N,) may be NULL. */           \
     int mlpx_loss_and_grad_##S(const mlpx_net *net, const REAL *const *coefs,  \

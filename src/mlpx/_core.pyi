@@ -18,7 +18,20 @@ SOLVERS: Tuple[str, ...]           # ("sgd", "adam")
 
 def forward(coefs: Sequence[np.ndarray], intercepts: Sequence[np.ndarray],
             X: np.ndarray, activation: str, out_activation: str,
-            check_finite: bool = False) -> np.ndarray: ...
+            check_finite: bool = False, check_output: bool = False) -> np.ndarray: ...
+
+def all_finite(a: np.ndarray) -> bool: ...
+
+class ForwardPlan:
+    """forward with the layers checked once; holds the arrays, not copies."""
+    dtype: np.dtype
+    activation: str
+    out_activation: str
+    def __init__(self, coefs: Sequence[np.ndarray], intercepts: Sequence[np.ndarray],
+                 activation: str, out_activation: str) -> None: ...
+    def matches(self, coefs: Sequence[np.ndarray], intercepts: Sequence[np.ndarray]) -> bool: ...
+    def __call__(self, X: np.ndarray, check_finite: bool = False,
+                 check_output: bool = False) -> np.ndarray: ...
 
 def loss_and_grad(coefs: Sequence[np.ndarray], intercepts: Sequence[np.ndarray],
                   X: np.ndarray, Y: np.ndarray, activation: str, out_activation: str,

@@ -30,6 +30,9 @@ cdef extern from "mlpx.h" nogil:
         MLPX_ENOMEM
         MLPX_ENOBLAS
         MLPX_ENONFINITE
+        MLPX_EOUTPUT
+        MLPX_CHECK_X
+        MLPX_CHECK_OUTPUT
 
     ctypedef struct mlpx_net:
         int n_layers
@@ -55,10 +58,12 @@ cdef extern from "mlpx.h" nogil:
 
     int mlpx_forward_f(const mlpx_net *net, const float **coefs,
                        const float **intercepts, const float *X, int64_t N,
-                       float *P, int check_finite)
+                       float *P, int checks)
     int mlpx_forward_d(const mlpx_net *net, const double **coefs,
                        const double **intercepts, const double *X, int64_t N,
-                       double *P, int check_finite)
+                       double *P, int checks)
+    int mlpx_all_finite_f(const float *x, int64_t n)
+    int mlpx_all_finite_d(const double *x, int64_t n)
     int mlpx_loss_and_grad_f(const mlpx_net *net, const float **coefs,
                              const float **intercepts, const float *X,
                              const float *Y, const float *sw, int64_t N,
@@ -262,21 +267,36 @@ cdef class _Net:
 cdef _Net _check_net(tuple coefs, tuple intercepts, object X, object activation,
                      object out_activation, bint writable=False):
     """Validate X (N, n_0) and the layers; shapes must chain."""
-    cdef _Net net = _Net()
-    cdef Py_ssize_t K = len(coefs), i
-    cdef _Arr x, arr
+    cdef _Arr x
     if not isinstance(X, np.ndarray):
         raise TypeError(f"X must be a numpy.ndarray, got {type(X).__name__}")
-    dtype = X.dtype
-    if dtype is not _F32 and dtype is not _F64:
-        if dtype == _F32:
-            dtype = _F32
-        elif dtype == _F64:
-            dtype = _F64
-        else:
-            raise TypeError(f"X must have dtype float32 or float64, got {X.dtype}")
-    net.f64 = dtype is _F64
+    dtype = _float_dtype("X", X.dtype)
     _get("X", X, dtype, 2, False, &x)
+    if x.shape[1] < 1:
+        raise ValueError("X must have at least one column")
+    return _net_of(coefs, intercepts, dtype, x.shape[1], activation, out_activation,
+                   writable, "X.shape[1]")
+
+
+cdef object _float_dtype(str name, object dtype):
+    """float32 or float64 (the module's dtype objects), else TypeError."""
+    if dtype is _F32 or dtype is _F64:
+        return dtype
+    if dtype == _F32:
+        return _F32
+    if dtype == _F64:
+        return _F64
+    raise TypeError(f"{name} must have dtype float32 or float64, got {dtype}")
+
+
+cdef _Net _net_of(tuple coefs, tuple intercepts, object dtype, Py_ssize_t n0,
+                  object activation, object out_activation, bint writable, str n0_name):
+    """The layers as a _Net of `dtype` whose input width is n0 (n0_name says
+    where n0 came from, for the error); shapes must chain."""
+    cdef _Net net = _Net()
+    cdef Py_ssize_t K = len(coefs), i
+    cdef _Arr arr
+    net.f64 = dtype is _F64
     if K < 1:
         raise ValueError("coefs must hold at least one array")
     if len(intercepts) != K:
@@ -288,15 +308,13 @@ cdef _Net _check_net(tuple coefs, tuple intercepts, object X, object activation,
     net.b = <void **>malloc(K * sizeof(void *))
     if net.widths == NULL or net.W == NULL or net.b == NULL:
         raise MemoryError()
-    if x.shape[1] < 1:
-        raise ValueError("X must have at least one column")
-    net.widths[0] = x.shape[1]
+    net.widths[0] = n0
     for i in range(K):
         _get(f"coefs[{i}]", coefs[i], dtype, 2, writable, &arr)
         if arr.shape[0] != net.widths[i]:
             raise ValueError(
                 f"coefs[{i}] has shape {coefs[i].shape}; its first dimension must be "
-                f"{net.widths[i]} ({'X.shape[1]' if i == 0 else f'coefs[{i - 1}].shape[1]'})")
+                f"{net.widths[i]} ({n0_name if i == 0 else f'coefs[{i - 1}].shape[1]'})")
         if arr.shape[1] < 1:
             raise ValueError(f"coefs[{i}] has shape {coefs[i].shape}; layers need at least one unit")
         net.W[i] = arr.data
@@ -356,14 +374,21 @@ cdef _require_blas():
 
 # ---------------------------------------------------------------- functions
 
-def forward(coefs, intercepts, X, activation, out_activation, check_finite=False):
+def forward(coefs, intercepts, X, activation, out_activation, check_finite=False,
+            check_output=False):
     """Output of the last layer: P = f_K(... f(X @ W_0 + b_0) ... @ W_K + b_K).
 
     check_finite: X is checked for NaN and infinity on the way (each block of
     rows just before its GEMMs read it: no separate pass over X); ValueError
-    if it holds any."""
+    if it holds any. check_output: P is checked as it is written;
+    FloatingPointError if an output is not finite (the activations overflowed)."""
     coefs, intercepts = _layers("coefs", coefs), _layers("intercepts", intercepts)
     cdef _Net net = _check_net(coefs, intercepts, X, activation, out_activation)
+    return _run_forward(net, X, check_finite, check_output)
+
+
+cdef object _run_forward(_Net net, object X, bint check_finite, bint check_output):
+    """P for X (already checked against net: dtype, C order, 2-D, n_0 columns)."""
     _require_blas()
     cdef int64_t N = X.shape[0]
     cdef int K = net.net.n_layers
@@ -372,21 +397,96 @@ def forward(coefs, intercepts, X, activation, out_activation, check_finite=False
         return P
     cdef void *x = _matrix("X", X, net.dtype(), N, net.widths[0])
     cdef void *p = _matrix("P", P, net.dtype(), N, net.widths[K])
-    cdef int status, check = 1 if check_finite else 0
+    cdef int status
+    cdef int checks = (MLPX_CHECK_X if check_finite else 0) | \
+        (MLPX_CHECK_OUTPUT if check_output else 0)
     _want_local(net, N, 0)
     with nogil:
         if net.f64:
             status = mlpx_forward_d(&net.net, <const double **>net.W,
                                     <const double **>net.b, <const double *>x, N,
-                                    <double *>p, check)
+                                    <double *>p, checks)
         else:
             status = mlpx_forward_f(&net.net, <const float **>net.W,
                                     <const float **>net.b, <const float *>x, N,
-                                    <float *>p, check)
+                                    <float *>p, checks)
     if status == MLPX_ENONFINITE:
         raise ValueError("X contains NaN or infinity")
+    if status == MLPX_EOUTPUT:
+        raise FloatingPointError("the network's output is not finite")
     _raise_status(status)
     return P
+
+
+def all_finite(a):
+    """True when no value of the array `a` is NaN or infinite (one vectorized
+    pass for a C-contiguous float32/float64 array, NumPy's otherwise)."""
+    cdef Py_buffer view
+    cdef int ok
+    if type(a) is np.ndarray and (a.dtype is _F32 or a.dtype is _F64 or a.dtype == _F32
+                                  or a.dtype == _F64) and a.flags.c_contiguous \
+            and a.flags.aligned:
+        PyObject_GetBuffer(a, &view, PyBUF_C_CONTIGUOUS)
+        with nogil:
+            if view.itemsize == 8:
+                ok = mlpx_all_finite_d(<const double *>view.buf, view.len // 8)
+            else:
+                ok = mlpx_all_finite_f(<const float *>view.buf, view.len // 4)
+        PyBuffer_Release(&view)
+        return ok != 0
+    return bool(np.isfinite(a).all())
+
+
+cdef class ForwardPlan:
+    """A network checked once for many forward passes (prediction).
+
+    ``ForwardPlan(coefs, intercepts, activation, out_activation)(X, ...)``
+    equals ``forward(coefs, intercepts, X, activation, out_activation, ...)``;
+    the plan checks the layers (dtype, C order, shapes that chain) once, and
+    each call checks only X. It holds the arrays themselves, not copies:
+    changes to their values are seen; ``matches(coefs, intercepts)`` tells
+    whether the plan was made of exactly these array objects."""
+    cdef _Net net
+    cdef tuple coefs, intercepts
+    cdef readonly object dtype, activation, out_activation
+
+    def __init__(self, coefs, intercepts, activation, out_activation):
+        coefs, intercepts = _layers("coefs", coefs), _layers("intercepts", intercepts)
+        if len(coefs) < 1:
+            raise ValueError("coefs must hold at least one array")
+        if not isinstance(coefs[0], np.ndarray) or coefs[0].ndim != 2:
+            raise TypeError("coefs[0] must be a 2-D numpy.ndarray")
+        self.dtype = _float_dtype("coefs[0]", coefs[0].dtype)
+        self.net = _net_of(coefs, intercepts, self.dtype, coefs[0].shape[0], activation,
+                           out_activation, False, "coefs[0].shape[0]")
+        self.coefs, self.intercepts = coefs, intercepts
+        self.activation, self.out_activation = activation, out_activation
+
+    def matches(self, coefs, intercepts):
+        """True when coefs and intercepts are the plan's own array objects."""
+        cdef Py_ssize_t i, K = len(self.coefs)
+        if len(coefs) != K or len(intercepts) != K:
+            return False
+        for i in range(K):
+            if coefs[i] is not self.coefs[i] or intercepts[i] is not self.intercepts[i]:
+                return False
+        return True
+
+    def __call__(self, X, check_finite=False, check_output=False):
+        if type(X) is not np.ndarray and not isinstance(X, np.ndarray):
+            raise TypeError(f"X must be a numpy.ndarray, got {type(X).__name__}")
+        if X.dtype is not self.dtype and X.dtype != self.dtype:
+            raise TypeError(f"X has dtype {X.dtype}, expected {self.dtype} (the dtype of the coefs)")
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D, got {X.ndim}-D with shape {X.shape}")
+        if X.shape[1] != self.net.widths[0]:
+            raise ValueError(f"X has {X.shape[1]} columns; coefs[0].shape[0] is "
+                             f"{self.net.widths[0]}")
+        return _run_forward(self.net, X, check_finite, check_output)
+
+    def __reduce__(self):
+        return (ForwardPlan, (list(self.coefs), list(self.intercepts), self.activation,
+                              self.out_activation))
 
 
 def loss_and_grad(coefs, intercepts, X, Y, activation, out_activation, alpha,

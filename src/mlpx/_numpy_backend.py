@@ -84,13 +84,50 @@ def _loss(P, Y, out_activation, sample_weight):
     return float(-np.average(terms, weights=sample_weight, axis=0).sum())
 
 
-def forward(coefs, intercepts, X, activation, out_activation, check_finite=False):
+def forward(coefs, intercepts, X, activation, out_activation, check_finite=False,
+            check_output=False):
     """Output of the last layer: P = f_K(... f(X @ W_0 + b_0) ... @ W_K + b_K).
 
-    check_finite: ValueError if X holds a NaN or an infinity."""
+    check_finite: ValueError if X holds a NaN or an infinity. check_output:
+    FloatingPointError if an output is not finite (the activations overflowed)."""
     if check_finite and not np.isfinite(X).all():
         raise ValueError("X contains NaN or infinity")
-    return _forward_all(coefs, intercepts, X, activation, out_activation)[-1]
+    P = _forward_all(coefs, intercepts, X, activation, out_activation)[-1]
+    if check_output and not np.isfinite(P).all():
+        raise FloatingPointError("the network's output is not finite")
+    return P
+
+
+def all_finite(a):
+    """True when no value of the array `a` is NaN or infinite."""
+    return bool(np.isfinite(a).all())
+
+
+class ForwardPlan:
+    """A network checked once for many forward passes (prediction):
+    ``ForwardPlan(coefs, intercepts, activation, out_activation)(X, ...)``
+    equals ``forward(coefs, intercepts, X, activation, out_activation, ...)``.
+    It holds the arrays themselves (changes to their values are seen);
+    ``matches`` tells whether it was made of exactly these array objects."""
+
+    def __init__(self, coefs, intercepts, activation, out_activation):
+        if not coefs or len(coefs) != len(intercepts):
+            raise ValueError("coefs must hold at least one array, and intercepts as many")
+        self.coefs, self.intercepts = tuple(coefs), tuple(intercepts)
+        self.dtype = np.dtype(coefs[0].dtype)
+        self.activation, self.out_activation = activation, out_activation
+
+    def matches(self, coefs, intercepts):
+        """True when coefs and intercepts are the plan's own array objects."""
+        return (len(coefs) == len(self.coefs) and len(intercepts) == len(self.intercepts)
+                and all(a is b for a, b in zip(coefs, self.coefs))
+                and all(a is b for a, b in zip(intercepts, self.intercepts)))
+
+    def __call__(self, X, check_finite=False, check_output=False):
+        if X.dtype != self.dtype:
+            raise TypeError(f"X has dtype {X.dtype}, expected {self.dtype} (the dtype of the coefs)")
+        return forward(self.coefs, self.intercepts, X, self.activation, self.out_activation,
+                       check_finite, check_output)
 
 
 def loss_and_grad(coefs, intercepts, X, Y, activation, out_activation, alpha, sample_weight):

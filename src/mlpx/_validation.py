@@ -31,7 +31,7 @@ def _as_array(value, name):
 
 
 def _finite(arr, name):
-    if not np.isfinite(arr).all():
+    if not impl.all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinity")
 
 
@@ -39,6 +39,10 @@ def c_aligned(arr, dtype=None):
     """C-contiguous and aligned (the C kernels load whole elements), of dtype;
     a copy only when needed (np.ascontiguousarray keeps a misaligned buffer,
     e.g. from np.frombuffer with an offset)."""
+    if type(arr) is np.ndarray and (dtype is None or arr.dtype == dtype):
+        flags = arr.flags
+        if flags.c_contiguous and flags.aligned:
+            return arr      # np.require would make a new view of an unpickled array
     return np.require(arr, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
@@ -48,8 +52,39 @@ def check_choice(value, name, choices):
     return value
 
 
+def _plain_params(coefs, intercepts):
+    """(coefs, intercepts, dtype) when every array is already what the
+    kernels take (ndarrays of one float dtype, C-contiguous, aligned, finite,
+    shapes that chain), else None: then check_params's full checks run and
+    name what is wrong. Costs a few microseconds, not NumPy's conversions."""
+    if type(coefs) not in (list, tuple) or type(intercepts) not in (list, tuple) \
+            or not coefs or len(coefs) != len(intercepts):
+        return None
+    dtype = getattr(coefs[0], "dtype", None)
+    if dtype not in _FLOATS:
+        return None
+    prev = None
+    for w, b in zip(coefs, intercepts):
+        if type(w) is not np.ndarray or type(b) is not np.ndarray or w.dtype != dtype \
+                or b.dtype != dtype or w.ndim != 2 or b.ndim != 1:
+            return None
+        n_in, n_out = w.shape
+        if n_in == 0 or n_out == 0 or b.shape[0] != n_out or (prev is not None and n_in != prev):
+            return None
+        fw, fb = w.flags, b.flags
+        if not (fw.c_contiguous and fw.aligned and fb.c_contiguous and fb.aligned):
+            return None
+        if not (impl.all_finite(w) and impl.all_finite(b)):
+            return None
+        prev = n_out
+    return list(coefs), list(intercepts), dtype
+
+
 def check_params(coefs, intercepts):
     """Return (coefs, intercepts, dtype): lists of contiguous arrays that chain."""
+    plain = _plain_params(coefs, intercepts)
+    if plain is not None:
+        return plain
     for name, seq in (("coefs", coefs), ("intercepts", intercepts)):
         if isinstance(seq, np.ndarray) or not hasattr(seq, "__len__"):
             raise TypeError(f"{name} must be a list of arrays, one per layer")

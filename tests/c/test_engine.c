@@ -624,6 +624,29 @@ static void test_against_reference(void)
     CHECK(st == MLPX_ENONFINITE && !P, "check_finite on -inf (f32): status %d", st);
     free(X);
     model_free(&m);
+
+    /* MLPX_CHECK_OUTPUT: an output that overflows gives MLPX_EOUTPUT, on
+     * every block (N = 600 rows: more than one block of mlpx_forward_rows) */
+    const int64_t N2 = 600;
+    model_init(&m, 3, w, MLPX_TANH, MLPX_IDENTITY, 0.5);
+    X = random_array(N2 * w[0], -1, 1);
+    P = forward_d(&m, X, N2, MLPX_CHECK_X | MLPX_CHECK_OUTPUT, &st);
+    CHECK(st == MLPX_OK, "check output on a finite output: status %d", st);
+    free(P);
+    m.b[2][0] = 1e300; /* f32: overflows to inf; f64: finite */
+    P = forward_d(&m, X, N2, MLPX_CHECK_OUTPUT, &st);
+    CHECK(st == MLPX_OK, "check output (f64, 1e300 finite): status %d", st);
+    free(P);
+    P = forward_f(&m, X, N2, MLPX_CHECK_OUTPUT, &st);
+    CHECK(st == MLPX_EOUTPUT && !P, "check output (f32, 1e300 -> inf): status %d", st);
+    P = forward_f(&m, X, N2, 0, &st);
+    CHECK(st == MLPX_OK, "no check: status %d", st);
+    free(P);
+    X[(N2 - 1) * w[0]] = NAN; /* the X check comes first */
+    P = forward_f(&m, X, N2, MLPX_CHECK_X | MLPX_CHECK_OUTPUT, &st);
+    CHECK(st == MLPX_ENONFINITE && !P, "X and output both bad: status %d", st);
+    free(X);
+    model_free(&m);
 }
 
 /* the engine's gradients against central differences of its own loss */
