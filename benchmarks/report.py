@@ -190,15 +190,17 @@ def run_training(workers, keys, quick, repeats, sample_seconds, results, settle,
                  noise=0.2, extra_rounds=6, pids=None, tag=""):
     """Time every configuration of `keys` on `workers` (one run: one thread
     count, one CPU path) into results["configs"]. pids: every worker process
-    of the report (not "other load"); tag: the run, for the log."""
+    of the report (not "other load"); tag: the run, for the log. Systems
+    that only serve (SYSTEMS[name].latency_only) are left to run_latency."""
+    workers = {n: w for n, w in workers.items() if not SYSTEMS[n].latency_only}
     skipped = results["skipped"]
     pids = [w.proc.pid for w in workers.values()] if pids is None else pids
     for key in keys:
         cfg = get_config(key, quick)
         log(f"[{key}] {cfg.label}{tag}")
         quiet = wait_quiet(max_wait, log=log) if max_wait > 0 else None
-        entry = {"config": cfg.as_dict(), "train": {}, "infer": {}, "k": {}}
-        results["configs"][key] = entry
+        entry = results["configs"].setdefault(key, {})
+        entry.update({"config": cfg.as_dict(), "train": {}, "infer": {}, "k": {}})
         active, est = [], {}
         for name, w in workers.items():
             if name in skipped and skipped[name].get("permanent"):
@@ -287,6 +289,68 @@ def run_training(workers, keys, quick, repeats, sample_seconds, results, settle,
         log(f"  rounds: {len(used)} used of {len(rounds)} run ({len(clean)} quiet: bound within "
             f"{noise:.0%} of its best); in the used samples: run delay "
             f"{entry['run_delay'] or 0:.3f}, other processes {entry['other_load_cores'] or 0:.2f} cores")
+
+
+LATENCY_ROWS = (1, 8, 32, 256)
+
+
+def run_latency(workers, keys, quick, repeats, results, settle, tag=""):
+    """Serving latency per configuration of `keys`: every system's
+    latency_fns on LATENCY_ROWS rows, in `repeats` rounds that run the
+    systems in rotating order (each round a block of calls per system and
+    row count); medians over rounds into results["configs"][key]["latency"]
+    (seconds per call), the rounds themselves beside them."""
+    skipped = results["skipped"]
+    rows = list(LATENCY_ROWS)
+    for key in keys:
+        cfg = get_config(key, quick)
+        entry = results["configs"].setdefault(key, {"config": cfg.as_dict()})
+        log(f"[{key}] latency, rows {', '.join(map(str, rows))}{tag}")
+        active = []
+        for name, w in workers.items():
+            if name in skipped and skipped[name].get("permanent"):
+                continue
+            if name.startswith("bound"):
+                continue                      # no forward of its own to serve
+            try:
+                r = w.call(cmd="setup", config=key, quick=quick)
+            except WorkerError as exc:
+                log(f"  {name}: setup FAILED: {exc}")
+                entry.setdefault("errors", {})[name] = str(exc)
+                continue
+            if "skip" in r:
+                log(f"  {name}: SKIPPED: {r['skip']}")
+                skipped[name] = {"reason": r["skip"], "permanent": True}
+                continue
+            active.append(name)
+        rounds = []
+        for i in range(repeats):
+            order = active[i % len(active):] + active[:i % len(active)] if active else []
+            rnd = {}
+            for name in order:
+                time.sleep(settle)
+                try:
+                    rnd.update(workers[name].call(cmd="latency", rows=rows,
+                                                  seconds=0.005 if quick else 0.02)["latency"])
+                except WorkerError as exc:
+                    log(f"  {name}: latency FAILED: {exc}")
+                    entry.setdefault("errors", {})[name] = str(exc)
+                    active.remove(name)
+            rounds.append(rnd)
+        labels = [lab for lab in dict.fromkeys(l for r in rounds for l in r)]
+        entry["latency"] = {lab: {str(n): _median([r[lab][str(n)] for r in rounds if lab in r])
+                                  for n in rows} for lab in labels}
+        entry["latency_rounds"] = rounds
+        for lab in labels:
+            log(f"  {lab}: " + "  ".join(f"{n}: {1e6 * entry['latency'][lab][str(n)]:.1f} us"
+                                         for n in rows))
+
+
+def latency_ratio(results, key, num, den, rows):
+    """Median over rounds of num's time / den's time on `rows` rows."""
+    rounds = results["configs"].get(key, {}).get("latency_rounds") or []
+    r = [x[num][str(rows)] / x[den][str(rows)] for x in rounds if num in x and den in x]
+    return _median(r)
 
 
 def run_memory(quick, results, systems, threads=None, cpu_path="auto"):
@@ -408,6 +472,18 @@ def evaluate_run_targets(results):
             at_least("mlpx-numpy / mlpx", key, "mlpx-numpy", 3.0)
         for peer in PEERS:
             at_least(f"inference {peer} / mlpx", key, peer, 1.0, what="infer")
+    for key, c in results["configs"].items():
+        lat = c.get("latency") or {}
+        if LATENCY_REF not in lat:
+            continue
+        for call in MLPX_CALLS:
+            if call not in lat:
+                continue
+            r = {n: latency_ratio(results, key, LATENCY_REF, call, n) for n in lat[call]}
+            worst = min((x for x in r.values() if x is not None), default=None)
+            add(f"latency {LATENCY_REF} / {call}, worst of rows {', '.join(r)}", key, worst,
+                ">= 1", None if worst is None else worst >= 1.0,
+                ", ".join(f"{n}: {_ratio(x)}" for n, x in r.items()))
     tp = results.get("twopool")
     if tp and "predict" in tp:
         for v in ("predict", "epoch"):
@@ -542,6 +618,8 @@ def render_run(v, out, systems, h="##"):
     keys = list(v["configs"])
     labels = {k: v["configs"][k]["config"]["label"] for k in keys}
 
+    systems = [s for s in systems if not SYSTEMS[s].latency_only]
+
     def table(title, value, systems_=systems, fmt=_fmt):
         out.append(f"{h} {title}\n")
         out.append("| config | " + " | ".join(systems_) + " |")
@@ -576,6 +654,8 @@ def render_run(v, out, systems, h="##"):
     table("Inference: time / mlpx time",
           lambda k, s: paired_ratio(v, k, s, REF, "infer"), fmt=_ratio)
 
+    render_latency(v, out, h)
+
     tp = v.get("twopool")
     out.append(f"{h} Two pools: mlpx calls alternating with `numpy.matmul`\n")
     if tp and "predict" in tp:
@@ -592,6 +672,43 @@ def render_run(v, out, systems, h="##"):
         out.append(f"Not run: {(tp or {}).get('skipped', 'not requested')}\n")
 
 
+LATENCY_REF = "onnxruntime"
+MLPX_CALLS = ("mlpx", "mlpx predict", "mlpx.forward")
+
+
+def render_latency(v, out, h="##"):
+    """The latency tables of one run: microseconds per call, then the
+    onnxruntime / mlpx ratios (medians over rounds of same-round ratios)."""
+    keys = [k for k in v["configs"] if v["configs"][k].get("latency")]
+    if not keys:
+        return
+    labels = list(dict.fromkeys(lab for k in keys for lab in v["configs"][k]["latency"]))
+    rows = [int(n) for n in next(iter(v["configs"][keys[0]]["latency"].values()))]
+    out.append(f"{h} Latency: microseconds per call, by rows per call (median of rounds)\n")
+    out.append("`mlpx` is `predict_proba`; onnxruntime runs mlpx's own ONNX export; `numpy` is "
+               "one matmul per layer with NumPy's BLAS, then the activations; torch under "
+               "`inference_mode`, JAX jitted (compiled per row count before timing).\n")
+    out.append("| config | rows | " + " | ".join(labels) + " |")
+    out.append("|---|---:|" + "---:|" * len(labels))
+    for k in keys:
+        lat = v["configs"][k]["latency"]
+        for n in rows:
+            cells = [_fmt(None if lat.get(lab, {}).get(str(n)) is None
+                          else 1e6 * lat[lab][str(n)], 3) for lab in labels]
+            out.append(f"| {k} | {n} | " + " | ".join(cells) + " |")
+    out.append("")
+    calls = [c for c in MLPX_CALLS if c in labels]
+    if LATENCY_REF in labels and calls:
+        out.append(f"{h} Latency: onnxruntime time / mlpx time (> 1: mlpx is faster)\n")
+        out.append("| config | rows | " + " | ".join(calls) + " |")
+        out.append("|---|---:|" + "---:|" * len(calls))
+        for k in keys:
+            for n in rows:
+                out.append(f"| {k} | {n} | " + " | ".join(
+                    _ratio(latency_ratio(v, k, LATENCY_REF, c, n)) for c in calls) + " |")
+        out.append("")
+
+
 def render_markdown(results):
     meta = results["meta"]
     views = run_views(results)
@@ -599,7 +716,7 @@ def render_markdown(results):
     info = pv.get("info", {})
     several = len(views) > 1
     systems = [s for s in results["systems"]
-               if any(s in c["train"] for v in views for c in v["configs"].values())]
+               if any(s in c.get("train", {}) for v in views for c in v["configs"].values())]
     out = []
     mode = "QUICK (tiny sizes, not the real table)" if meta["quick"] else "full"
     out.append(f"# mlpx benchmark results ({mode})\n")
@@ -964,11 +1081,14 @@ def run(keys, systems, quick, repeats, sample_seconds, sections, threads=None,
                 w.receive()
             except WorkerError as exc:      # its setup will fail and say so
                 log(f"  {w.name}: load failed: {exc}")
-        if "train" in sections:
-            for key in keys:
-                for run_, ws in zip(runs, workers):
+        for key in keys:
+            for run_, ws in zip(runs, workers):
+                tag_ = f" — {run_label(run_)}" if several else ""
+                if "train" in sections:
                     run_training(ws, [key], quick, repeats, sample_seconds, run_, settle, max_wait,
-                                 pids=pids, tag=f" — {run_label(run_)}" if several else "")
+                                 pids=pids, tag=tag_)
+                if "latency" in sections:
+                    run_latency(ws, [key], quick, repeats, run_, settle, tag=tag_)
         for run_, ws in zip(runs, workers):
             for name, w in ws.items():
                 if name in run_["skipped"]:
@@ -1056,7 +1176,8 @@ def timed_anything(results):
     """True when at least one system was timed in at least one configuration
     (a run in which every system was skipped, e.g. from an interpreter
     without the bench extra, has nothing to save)."""
-    return any(entry.get("train") for v in run_views(results) for entry in v["configs"].values())
+    return any(entry.get("train") or entry.get("latency")
+               for v in run_views(results) for entry in v["configs"].values())
 
 
 def save(results, out_dir):
@@ -1118,7 +1239,7 @@ def main(argv=None):
                     help="tiny sizes (env BENCH_QUICK=1)")
     ap.add_argument("--configs", default=",".join(CONFIGS), help="comma list of " + ",".join(CONFIGS))
     ap.add_argument("--systems", default=",".join(ALL_SYSTEMS), help="comma list of " + ",".join(ALL_SYSTEMS))
-    ap.add_argument("--sections", default="train,twopool,memory")
+    ap.add_argument("--sections", default="train,latency,twopool,memory")
     ap.add_argument("--repeats", type=int, default=None,
                     help="rounds kept (default 7 full, 3 quick; full runs up to 6 more to find quiet ones)")
     ap.add_argument("--sample-seconds", type=float, default=None,

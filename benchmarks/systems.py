@@ -10,7 +10,12 @@ worker process per system by ``benchmarks.report``):
     s.setup(cfg, threads)   # data, model, compilation, one warm-up; raises Skip
     s.train(k) -> seconds   # k whole epochs, timed inside (k >= 1)
     s.infer() -> seconds    # predict_proba (or the peer's forward) on 10,000 rows
+    s.latency_fns() -> {label: f}  # f(x): probabilities for an ndarray x of a few rows
     s.info() -> dict        # versions, backend, threads
+
+Systems marked ``latency_only`` (onnxruntime on mlpx's exported model, a
+plain NumPy forward) only serve requests: setup fits an mlpx model of one
+epoch for its weights; they do not train.
 
 How each system times an epoch:
   estimators (mlpx, mlpx-numpy, sklearn): the model is built and initialized
@@ -48,6 +53,7 @@ class Skip(Exception):
 
 class System:
     name = "?"
+    latency_only = False
 
     def load(self):
         """Import the libraries setup will need (the report lets every worker
@@ -61,6 +67,12 @@ class System:
 
     def infer(self):
         raise NotImplementedError
+
+    def latency_fns(self):
+        """{label: f}: f(x) gives the class probabilities for x, an ndarray
+        of a few rows of the configuration's dtype, as a serving caller
+        makes the call (any conversion in and out included)."""
+        raise Skip(f"{self.name}: no latency measurement")
 
     def info(self):
         return {}
@@ -118,6 +130,9 @@ class _EstimatorSystem(System):
         assert P.shape == (self.X_infer.shape[0], self.cfg.n_classes)
         return t
 
+    def latency_fns(self):
+        return {self.name: self.est.predict_proba}
+
 
 class MlpxSystem(_EstimatorSystem):
     """mlpx.MLPClassifier with a given backend; the backend is the process's
@@ -157,6 +172,19 @@ class MlpxSystem(_EstimatorSystem):
             out["blas_error"] = repr(exc)
         out["kernel_path"] = kernel_path() if out["backend"] == "native" else None
         return out
+
+    def latency_fns(self):
+        import mlpx
+        est = self.est
+        fns = {self.name: est.predict_proba, f"{self.name} predict": est.predict}
+        if self.backend == "native":
+            out = est.out_activation_
+
+            def forward(x):
+                return mlpx.forward(est.coefs_, est.intercepts_, x, activation="logistic",
+                                    out_activation=out)
+            fns["mlpx.forward"] = forward
+        return fns
 
 
 def kernel_path():
@@ -276,6 +304,18 @@ class TorchSystem(System):
         assert P.shape[1] == self.cfg.n_classes
         return t
 
+    def latency_fns(self):
+        torch, model, binary = self.torch, self.model, self.cfg.n_classes == 2
+
+        def proba(x):
+            with torch.inference_mode():
+                out = model(torch.from_numpy(x))
+                if binary:
+                    p = torch.sigmoid(out)
+                    return torch.cat([1 - p, p], dim=1).numpy()
+                return torch.softmax(out, dim=1).numpy()
+        return {"torch": proba}
+
     def info(self):
         torch = self.torch if hasattr(self, "torch") else __import__("torch")
         return {"torch": torch.__version__, "torch_threads": torch.get_num_threads(),
@@ -367,6 +407,7 @@ class JaxSystem(System):
         self.epoch = jax.jit(epoch, donate_argnums=(0,)).lower(
             self.params, self.X, self.y, self.key).compile()
         self.proba = jax.jit(proba).lower(self.params, self.X_infer).compile()
+        self.proba_any = jax.jit(proba)     # latency: compiled per row count at warm-up
         self.train(1)
         self.infer()
 
@@ -389,6 +430,13 @@ class JaxSystem(System):
         t = time.perf_counter() - t0
         assert P.shape[1] == self.cfg.n_classes
         return t
+
+    def latency_fns(self):
+        jnp, proba, params = self.jax.numpy, self.proba_any, self.params
+
+        def f(x):
+            return np.asarray(proba(params, jnp.asarray(x)))
+        return {"jax": f}
 
     def info(self):
         import jax
@@ -449,6 +497,126 @@ class MklBoundSystem(BoundSystem):
     provider_name = "mkl"
 
 
+# ------------------------------------------------------------ serving only
+
+class _ServingSystem(System):
+    """Weights from an mlpx model fitted for one epoch on the configuration's
+    data (the values do not matter to the timing; the shapes do)."""
+
+    latency_only = True
+
+    def load(self):
+        import mlpx  # noqa: F401
+
+    def _fit_mlpx(self, cfg):
+        try:
+            import mlpx
+        except ImportError as exc:
+            raise Skip(f"{self.name}: mlpx cannot import: {exc}") from exc
+        self.cfg = cfg
+        X, y, _ = make_data(cfg)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # ConvergenceWarning
+            return mlpx.MLPClassifier(
+                hidden_layer_sizes=cfg.hidden, activation="logistic", solver="sgd",
+                batch_size=cfg.batch, learning_rate_init=LEARNING_RATE, max_iter=1,
+                random_state=0).fit(X, y)
+
+    def train(self, k):
+        raise Skip(f"{self.name}: serves requests only")
+
+    def infer(self):
+        raise Skip(f"{self.name}: serves requests only")
+
+
+class OnnxSystem(_ServingSystem):
+    """onnxruntime on mlpx's own ONNX export (mlpx.export_onnx), one session
+    with the worker's thread count for its intra-op pool."""
+
+    name = "onnxruntime"
+
+    def load(self):
+        import onnxruntime  # noqa: F401
+        super().load()
+
+    def setup(self, cfg, threads):
+        try:
+            import onnxruntime as ort
+            import mlpx
+        except ImportError as exc:
+            raise Skip(f"onnxruntime not installed (the onnx extra): {exc}") from exc
+        est = self._fit_mlpx(cfg)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        self.sess = ort.InferenceSession(mlpx.export_onnx(est).SerializeToString(), so,
+                                         providers=["CPUExecutionProvider"])
+        self.input = self.sess.get_inputs()[0].name
+        self.ort = ort
+
+    def latency_fns(self):
+        sess, name = self.sess, self.input
+        return {"onnxruntime": lambda x: sess.run(["probabilities"], {name: x})[0]}
+
+    def info(self):
+        ort = self.ort if hasattr(self, "ort") else __import__("onnxruntime")
+        return {"onnxruntime": ort.__version__}
+
+
+class NumpyForwardSystem(_ServingSystem):
+    """The forward pass written as a NumPy user would: one matmul per layer
+    (NumPy's BLAS), then the sigmoid, softmax on the last."""
+
+    name = "numpy"
+
+    def setup(self, cfg, threads):
+        est = self._fit_mlpx(cfg)
+        self.layers = list(zip(est.coefs_, est.intercepts_))
+
+    def latency_fns(self):
+        layers, binary = self.layers, self.cfg.n_classes == 2
+
+        def proba(x):
+            z = x
+            for W, b in layers[:-1]:
+                z = 1 / (1 + np.exp(-(z @ W + b)))
+            W, b = layers[-1]
+            h = z @ W + b
+            if binary:
+                p = 1 / (1 + np.exp(-h))
+                return np.hstack([1 - p, p])
+            h = np.exp(h - h.max(axis=1, keepdims=True))
+            return h / h.sum(axis=1, keepdims=True)
+        return {"numpy": proba}
+
+
+def time_latency(system, rows, seconds=0.02):
+    """{label: {rows: seconds per call}} for each of system.latency_fns():
+    per row count, two warm-up calls (JAX compiles for the shape), one call
+    to size the block, then a block of calls lasting about `seconds`."""
+    fns = system.latency_fns()
+    key, X = getattr(system, "_latency_X", (None, None))
+    if key != system.cfg:
+        X = make_data(system.cfg)[2]
+        system._latency_X = (system.cfg, X)
+    out = {}
+    for label, f in fns.items():
+        out[label] = {}
+        for r in rows:
+            x = np.ascontiguousarray(X[:r])
+            f(x)
+            f(x)
+            t0 = time.perf_counter()
+            f(x)
+            one = time.perf_counter() - t0
+            n = max(3, min(20000, int(seconds / max(one, 1e-7))))
+            t0 = time.perf_counter()
+            for _ in range(n):
+                f(x)
+            out[label][str(r)] = (time.perf_counter() - t0) / n
+    return out
+
+
 SYSTEMS = {
     "mlpx": MlpxSystem,
     "mlpx-numpy": MlpxNumpySystem,
@@ -457,6 +625,8 @@ SYSTEMS = {
     "jax": JaxSystem,
     "bound": BoundSystem,
     "bound-mkl": MklBoundSystem,
+    "onnxruntime": OnnxSystem,
+    "numpy": NumpyForwardSystem,
 }
 
 # CPU kernel paths a report can run (--cpu-paths). "auto": the environment

@@ -9,6 +9,7 @@ prints cannot corrupt the protocol). Commands:
     {"cmd": "setup", "config": "a32", "quick": false}   -> {"ok": true} | {"skip": "..."}
     {"cmd": "train", "k": 3}                            -> {"seconds": 0.61}
     {"cmd": "infer", "n": 3}                            -> {"seconds": [..]}
+    {"cmd": "latency", "rows": [1, 8], "seconds": 0.02} -> {"latency": {label: {"1": s, ..}}}
     {"cmd": "twopool", "quick": false}                  -> {...}  (mlpx only)
     {"cmd": "quit"}
 
@@ -94,6 +95,10 @@ def main():
                 answer({"seconds": system.train(int(msg["k"]))})
             elif cmd == "infer":
                 answer({"seconds": [system.infer() for _ in range(int(msg.get("n", 1)))]})
+            elif cmd == "latency":
+                from .systems import time_latency
+                answer({"latency": time_latency(system, [int(r) for r in msg["rows"]],
+                                                float(msg.get("seconds", 0.02)))})
             elif cmd == "info":
                 info = {"threads": threads}
                 try:

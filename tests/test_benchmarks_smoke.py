@@ -180,3 +180,56 @@ def test_cross_core_pass_probe():
     np.testing.assert_allclose(H1, (a["X"] @ a["W1"]) * np.float32(0.999) * np.float32(1.001),
                                rtol=1e-5, atol=1e-5)
     assert crosspass.batch(a, passes=False)[1:] == (0.0, 0.0)
+
+
+def test_quick_latency_section():
+    """--sections latency in quick mode: mlpx's three calls, onnxruntime on
+    mlpx's export and the NumPy forward timed per row count, tables and a
+    target row per mlpx call; no timing assertions."""
+    results = report.run(["c", "e"], ["mlpx", "onnxruntime", "numpy"], quick=True, repeats=2,
+                         sample_seconds=0.005, sections={"latency"})
+    for key in ("c", "e"):
+        entry = results["configs"][key]
+        assert "errors" not in entry, entry.get("errors")
+        lat = entry["latency"]
+        assert {"onnxruntime", "numpy"} <= set(lat)
+        if "mlpx" not in results["skipped"]:
+            assert {"mlpx", "mlpx predict", "mlpx.forward"} <= set(lat)
+        for label, per_rows in lat.items():
+            assert list(per_rows) == [str(n) for n in report.LATENCY_ROWS]
+            assert all(math.isfinite(t) and t > 0 for t in per_rows.values()), label
+        assert len(entry["latency_rounds"]) == 2
+    md = report.render_markdown(results)
+    assert "## Latency: microseconds per call" in md
+    if "mlpx" not in results["skipped"]:
+        assert "## Latency: onnxruntime time / mlpx time" in md
+        rows = [r for r in results["targets"] if r["target"].startswith("latency onnxruntime")]
+        assert len(rows) == 6 and all(r["value"] is not None for r in rows)
+    # serving-only systems never enter the training tables
+    assert "| onnxruntime |" not in md.split("## Latency")[0]
+
+
+def test_serving_systems_match_mlpx():
+    """The NumPy forward and onnxruntime compute what mlpx's predict_proba
+    does, on the same weights."""
+    import numpy as np
+    import pytest
+    from benchmarks.configs import get_config, make_data
+    from benchmarks.systems import SYSTEMS, Skip
+
+    for key in ("c", "e"):
+        cfg = get_config(key, quick=True)
+        x = make_data(cfg)[2][:5]
+        got = {}
+        for name in ("numpy", "onnxruntime"):
+            s = SYSTEMS[name]()
+            try:
+                s.setup(cfg, 1)
+            except Skip as exc:
+                pytest.skip(str(exc))
+            (f,) = s.latency_fns().values()
+            got[name] = f(x)
+        want = s._fit_mlpx(cfg).predict_proba(x)
+        tol = 1e-5 if cfg.dtype == "float32" else 1e-12
+        for name, p in got.items():
+            np.testing.assert_allclose(p, want, rtol=tol, atol=tol, err_msg=name)

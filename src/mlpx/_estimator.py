@@ -873,10 +873,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         """
         _check_fitted(self)
         y_pred = self._forward(X)
-        if self.n_outputs_ == 1:
-            y_pred = y_pred.ravel()
-        if y_pred.ndim == 1:
-            return np.vstack([1 - y_pred, y_pred]).T
+        if self.n_outputs_ == 1:            # binary: P(classes_[0]), P(classes_[1])
+            return np.concatenate([1 - y_pred, y_pred], axis=1)
         return y_pred
 
     def predict_log_proba(self, X):
