@@ -389,9 +389,11 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
         def loss_grad(packed):
             coefs, intercepts = unpack(packed)
+            # scikit-learn's loss value (identity outputs: the squared error
+            # averaged over outputs) with the gradient of the sum, as its L-BFGS
             loss, coef_grads, intercept_grads = impl.loss_and_grad(
                 coefs, intercepts, X, Y, self.activation, self.out_activation_,
-                float(self.alpha), sample_weight,
+                float(self.alpha), sample_weight, mean_outputs=True,
             )
             return loss, _pack(coef_grads, intercept_grads).astype(np.float64)
 
@@ -499,6 +501,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     optimizer.learning_rate, float(self.momentum),
                     bool(self.nesterovs_momentum), float(self.beta_1),
                     float(self.beta_2), float(self.epsilon), optimizer.t,
+                    mean_outputs=True,  # loss_curve_ in scikit-learn's convention
                 )
                 if self.solver == "adam":
                     optimizer.t += n_batches
