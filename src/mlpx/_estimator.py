@@ -379,7 +379,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
     def _fit_lbfgs(self, X, y, sample_weight):
         dtype = X.dtype
-        Y = np.ascontiguousarray(y, dtype=dtype)
+        Y = c_aligned(y, dtype=dtype)
         shapes = [c.shape for c in self.coefs_]
         sizes = [c.shape[1] for c in self.coefs_]
 
@@ -466,7 +466,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             X_val = y_val = sample_weight_val = None
 
         X_train = np.ascontiguousarray(X_train)
-        Y_train = np.ascontiguousarray(y_train, dtype=dtype)
+        Y_train = c_aligned(y_train, dtype=dtype)  # a user's y may be unaligned
         if sample_weight_train is not None:
             sample_weight_train = np.ascontiguousarray(sample_weight_train)
 
