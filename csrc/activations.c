@@ -52,6 +52,7 @@ void ISA(mlpx_bias_act)(REAL *restrict H, const REAL *restrict b, int64_t N,
     case MLPX_TANH: BIAS_LOOP(S(tanh_)); break;
     case MLPX_RELU: BIAS_LOOP(S(relu)); break;
     case MLPX_SOFTMAX: ISA(mlpx_softmax)(H, b, N, O); break;
+    case MLPX_EXP: BIAS_LOOP(S(mlpx_exp)); break;
     default: BIAS_LOOP(S(identity)); break;
     }
 }

@@ -58,8 +58,8 @@ double S(mlpx_batch_grad)(const mlpx_net *net, const REAL *const *W,
     const int K = net->n_layers;
     const int64_t *w = net->widths;
     S(mlpx_forward_batch)(net, W, b, X, N, Z, 0);
-    double loss = S(mlpx_output_loss)(Z[K], b[K - 1], Y, yrow, sw, N, w[K],
-                                      net->out_activation);
+    double loss = mlpx_data_loss(net, S(mlpx_output_loss)(Z[K], b[K - 1], Y, yrow, sw,
+                                                          N, w[K], net->out_activation));
     const REAL s = S(mlpx_batch_weight)(sw, N);
     *s_out = s;
     if (alpha != 0)

@@ -24,6 +24,16 @@
 #define MLPX_INLINE static inline
 #endif
 
+/* The data term of the loss as the network reports it, from
+ * mlpx_output_loss's value: divided by the number of outputs O = n_K for
+ * identity outputs when net->mean_outputs (scikit-learn's convention). */
+MLPX_INLINE double mlpx_data_loss(const mlpx_net *net, double loss)
+{
+    const int64_t O = net->widths[net->n_layers];
+    return net->mean_outputs && net->out_activation == MLPX_IDENTITY ? loss / (double)O
+                                                                     : loss;
+}
+
 /* MSVC outside its C11 mode spells C99's restrict __restrict */
 #if defined(_MSC_VER) && !defined(__clang__) && \
     (!defined(__STDC_VERSION__) || __STDC_VERSION__ < 199901L)

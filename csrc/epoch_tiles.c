@@ -187,8 +187,9 @@ static double S(tiles_batch)(S(tiles_ctx) *c, int threads, const REAL *Y, int64_
         c->tiles = mlpx_gemm_tiles(nb, w[i + 1], w[i], (int)sizeof(REAL));
         mlpx_pool_for(threads, c->tiles.n, S(forward_part), c);
     }
-    double loss = S(mlpx_output_loss)(c->Z[K], c->intercepts[K - 1], y, yrow, s, nb, n_out,
-                                      net->out_activation);
+    double loss = mlpx_data_loss(net, S(mlpx_output_loss)(c->Z[K], c->intercepts[K - 1], y,
+                                                          yrow, s, nb, n_out,
+                                                          net->out_activation));
     const REAL s_b = S(mlpx_batch_weight)(s, nb);
     c->s_b = s_b;
     if (c->alpha != 0) loss += 0.5 * c->alpha * sq / (double)s_b;

@@ -129,6 +129,7 @@ MLPX_INLINE REAL S(clip)(REAL p)
  *   logistic: sum_o [y log p + (1-y) log(1-p)]
  *   softmax:  sum_o  y log p
  *   identity: sum_o (y - p)^2
+ *   exp:      sum_o [y log(y / p) - y + p]   (y log(y / p) = 0 where y == 0)
  * with p clipped (S(clip)) inside the logs and y log p taken as 0 when
  * y == 0 (scipy's xlogy); in double. */
 MLPX_INLINE double S(row_loss_error)(REAL *restrict p, const REAL *restrict y,
@@ -139,6 +140,10 @@ MLPX_INLINE double S(row_loss_error)(REAL *restrict p, const REAL *restrict y,
         if (out_act == MLPX_IDENTITY) {
             REAL e = y[o] - p[o];
             row += (double)(e * e);
+        } else if (out_act == MLPX_EXP) {
+            const double yd = (double)y[o], pd = (double)p[o];
+            if (y[o] != 0) row += yd * mlpx_log_d(yd / pd);
+            row += pd - yd;
         } else {
             REAL pc = S(clip)(p[o]);
             if (y[o] != 0) row += (double)y[o] * mlpx_log_d((double)pc);
@@ -226,14 +231,18 @@ MLPX_INLINE void S(chunk_loss)(double *restrict rl, const REAL *restrict T,
  * s = N or sum(sw).
  *   logistic: -sum_n sw_n sum_o [y log p + (1-y) log(1-p)] / s
  *   softmax:  -sum_n sw_n sum_o  y log p                   / s
- *   identity: 0.5 sum_n sw_n sum_o (y - p)^2 / (s O) */
+ *   identity: 0.5 sum_n sw_n sum_o (y - p)^2 / s
+ *   exp:      sum_n sw_n sum_o [y log(y / p) - y + p] / s  (half the Poisson
+ *             deviance; P = exp(H + b), so D = P - Y is its gradient in H)
+ * (scikit-learn divides the identity loss by O too: mlpx_data_loss does
+ * that for net->mean_outputs). */
 double ISA(mlpx_output_loss)(REAL *restrict H, const REAL *restrict b,
                              const REAL *restrict Y, const int64_t *restrict yrow,
                              const REAL *restrict sw, int64_t N, int64_t O,
                              int out_act)
 {
     double total = 0, s = 0;
-    if (out_act == MLPX_IDENTITY || O > MLPX_TMAX) {
+    if (out_act == MLPX_IDENTITY || out_act == MLPX_EXP || O > MLPX_TMAX) {
         ISA(mlpx_bias_act)(H, b, N, O, out_act);
         for (int64_t n = 0; n < N; n++) {
             REAL *restrict p = H + n * O;
@@ -288,7 +297,8 @@ double ISA(mlpx_output_loss)(REAL *restrict H, const REAL *restrict b,
         }
     }
     if (!sw) s = (double)N;
-    if (out_act == MLPX_IDENTITY) return 0.5 * total / s / (double)O;
+    if (out_act == MLPX_IDENTITY) return 0.5 * total / s;
+    if (out_act == MLPX_EXP) return total / s;
     return -total / s;
 }
 

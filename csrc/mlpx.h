@@ -19,7 +19,8 @@ enum mlpx_activation {
     MLPX_LOGISTIC = 1,
     MLPX_TANH = 2,
     MLPX_RELU = 3,
-    MLPX_SOFTMAX = 4 /* output layer only */
+    MLPX_SOFTMAX = 4, /* output layer only */
+    MLPX_EXP = 5      /* output layer only (Poisson) */
 };
 
 enum mlpx_solver { MLPX_SGD = 0, MLPX_ADAM = 1 };
@@ -39,7 +40,12 @@ typedef struct {
     int n_layers;
     const int64_t *widths;
     int activation;     /* hidden layers: identity, logistic, tanh, relu */
-    int out_activation; /* identity, logistic, softmax */
+    int out_activation; /* identity, logistic, softmax, exp */
+    /* identity outputs only: 0 (the default) reports half the squared error
+     * summed over the outputs, whose gradient is the one returned; 1 averages
+     * it over the outputs too (scikit-learn's loss value, for its
+     * estimators' loss_curve_), the gradient unchanged. */
+    int mean_outputs;
 } mlpx_net;
 
 /* Optimizer settings for one epoch. t = Adam steps taken before the epoch. */

@@ -194,3 +194,40 @@ def test_user_errors_exit_2_with_one_line(data, tmp_path, capsys):
         assert done.returncode == 2, (case, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1, (case, done.stderr)
         assert "Traceback" not in done.stderr and cases[case][1] in done.stderr
+
+
+def test_train_regress_auto_then_predict(data, tmp_path):
+    d, X, _ = data
+    y = 2.0 * X[:, 0] - X[:, 1] + 0.1 * X[:, 2]
+    _write_csv(tmp_path / "reg.csv", X, [repr(float(v)) for v in y], target="value")
+    model = tmp_path / "reg.npz"
+    done = mlpx_cmd("train", tmp_path / "reg.csv", "--target", "value", "--solver", "lbfgs",
+                    "--max-iter", "300", "--hidden", "8", "--out", model)
+    assert done.returncode == 0, done.stderr
+    assert "task: regress (MLPRegressor; auto: a float target with 240 distinct values)" \
+        in done.stdout
+    r2 = float(done.stdout.split("held-out R²:")[1].split()[0])
+    assert r2 > 0.95
+    est = _io.load(model)
+    assert type(est).__name__ == "MLPRegressor"
+    del est.feature_names_in_
+    done = mlpx_cmd("predict", model, d / "new.csv")
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.reader(done.stdout.splitlines()))
+    assert rows[0] == ["prediction"] and len(rows) == 6
+    np.testing.assert_array_equal([float(r[0]) for r in rows[1:]], est.predict(X[:5]))
+    done = mlpx_cmd("predict", model, d / "new.csv", "--proba")
+    assert done.returncode == 2 and "regressor" in done.stderr
+
+
+def test_task_auto_classifies_labels_and_explicit_task_wins(data, tmp_path):
+    d, X, _ = data
+    done = mlpx_cmd("train", d / "train.npz", "--max-iter", "5")
+    assert done.returncode == 0, done.stderr
+    assert "task: classify (MLPClassifier; auto: a label target with 2 distinct values)" \
+        in done.stdout
+    done = mlpx_cmd("train", d / "train.npz", "--max-iter", "5", "--task", "regress")
+    assert done.returncode == 0, done.stderr
+    assert "task: regress (MLPRegressor; --task)" in done.stdout and "held-out R²" in done.stdout
+    done = mlpx_cmd("train", d / "train.csv", "--target", "kind", "--task", "regress")
+    assert done.returncode == 2 and "numeric target" in done.stderr

@@ -90,3 +90,19 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"mlpx\[plot\]"):
         TrainingCurveDisplay(loss_curve=[1.0, 0.5]).plot()
+
+
+def test_regressor_validation_axis_is_r2(data):
+    from mlpx import MLPRegressor
+
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPRegressor(hidden_layer_sizes=(8,), max_iter=12, random_state=0, early_stopping=True,
+                           n_iter_no_change=50).fit(X, X[:, 0] - X[:, 1])
+    disp = TrainingCurveDisplay.from_estimator(est)
+    np.testing.assert_array_equal(disp.val_line_.get_ydata(), est.validation_scores_)
+    assert disp.val_ax_.get_ylabel() == "validation score (R²)"
+    assert disp.ax_.get_title() == "MLPRegressor"
+    assert TrainingCurveDisplay.from_estimator(
+        _fit(X, y, early_stopping=True)).val_ax_.get_ylabel() == "validation score (accuracy)"

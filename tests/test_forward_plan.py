@@ -145,3 +145,12 @@ def test_predict_matches_label_binarizer():
         got = est.predict(X)
         assert got.dtype == ref.dtype
         np.testing.assert_array_equal(got, ref)
+
+
+def test_predict_one_class():
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = mlpx.MLPClassifier((4,), max_iter=5, random_state=0).fit(X, np.full(20, 7))
+    np.testing.assert_array_equal(est.predict(X), np.full(20, 7))
+    assert est.predict_proba(X).shape == (20, 2)

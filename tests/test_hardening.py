@@ -128,10 +128,18 @@ def test_continuous_y_rejected():
 
 
 @pytest.mark.parametrize("method", ["fit", "partial_fit"])
-def test_single_class_rejected(method):
+def test_single_class_accepted_as_scikit_learn(method):
+    # scikit-learn trains one logistic output towards 0 and predicts the class
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
     X, _ = _data()
-    with pytest.raises(ValueError, match=r"at least 2 classes.*only one class: .*7"):
-        _call(method, _est(), X, np.full(len(X), 7))
+    y = np.full(len(X), 7)
+    est = _call(method, _est(), X, y)
+    assert est.classes_.tolist() == [7]
+    assert (est.predict(X) == 7).all()
+    sk = SkMLP(hidden_layer_sizes=(5,), activation="logistic", max_iter=5, random_state=0)
+    sk = _call(method, sk, X, y)
+    assert est.predict_proba(X).shape == sk.predict_proba(X).shape
 
 
 def test_partial_fit_batch_of_one_class_is_fine():

@@ -331,3 +331,38 @@ def test_compressed_member_is_refused(saved, tmp_path):
     np.savez_compressed(bad, **arrays)
     with pytest.raises(ValueError, match="compressed"):
         _io.load(bad)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_regressor_round_trip_is_bitwise(digits, tmp_path, loss, solver, dtype):
+    from mlpx import MLPRegressor, load
+
+    X, y = digits
+    X = X.astype(dtype)
+    Y = np.c_[y % 3, y > 4].astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPRegressor(loss=loss, hidden_layer_sizes=(9,), solver=solver, max_iter=20,
+                           early_stopping=solver == "adam", random_state=0).fit(X, Y)
+    est.save(tmp_path / "reg.npz")
+    back = load(tmp_path / "reg.npz")
+    assert type(back) is MLPRegressor and back.get_params() == est.get_params()
+    np.testing.assert_array_equal(back.predict(X), est.predict(X))
+    for name in ("loss_curve_", "validation_scores_", "n_iter_", "out_activation_",
+                 "n_outputs_"):
+        assert getattr(back, name, None) == getattr(est, name, None), name
+
+
+def test_regressor_file_with_wrong_output_activation_raises(digits, tmp_path):
+    from mlpx import MLPRegressor, load
+
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPRegressor(hidden_layer_sizes=(5,), max_iter=3, random_state=0).fit(X, y)
+    est.out_activation_ = "exp"  # a squared_error model claiming exp outputs
+    est.save(tmp_path / "bad.npz")
+    with pytest.raises(ValueError, match="out_activation_ 'exp' does not match"):
+        load(tmp_path / "bad.npz")

@@ -128,3 +128,28 @@ def test_loaded_model_exports(digits, tmp_path):
     _io.save(est, tmp_path / "m.npz")
     back = _io.load(tmp_path / "m.npz")
     assert export_onnx(back).graph.SerializeToString() == export_onnx(est).graph.SerializeToString()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["single", "multi", "poisson"])
+def test_regressor_onnxruntime_matches_predict(digits, kind, dtype):
+    from mlpx import MLPRegressor
+
+    X, y = digits
+    X = X.astype(dtype)
+    targets = {"single": y / 9.0, "multi": np.c_[y / 9.0, (y % 3) - 1.0],
+               "poisson": (y % 4).astype(float)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPRegressor(loss="poisson" if kind == "poisson" else "squared_error",
+                           hidden_layer_sizes=(24, 12), activation="tanh" if kind == "multi"
+                           else "logistic", max_iter=40, random_state=0)
+        est.fit(X, targets[kind])
+    model = export_onnx(est)
+    onnx.checker.check_model(model)
+    sess, (pred,) = _run(model, X)
+    assert [o.name for o in sess.get_outputs()] == ["variable"]
+    expected = est.predict(X).reshape(len(X), -1)
+    assert pred.shape == expected.shape and pred.dtype == dtype
+    scale = max(1.0, float(np.abs(expected).max()))
+    np.testing.assert_allclose(pred, expected, rtol=0, atol=TOL[dtype] * scale)

@@ -55,3 +55,17 @@ def test_estimator_progress_bar(capsys):
         MLPClassifier((5,), max_iter=3, random_state=0, progress_bar=True).fit(X, y)
     err = capsys.readouterr().err
     assert "3/3" in err and "loss=" in err
+
+
+def test_regressor_progress_bar(capsys):
+    pytest.importorskip("tqdm", reason="the progress bar needs tqdm (mlpx[progress])")
+    from mlpx import MLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        MLPRegressor(hidden_layer_sizes=(5,), max_iter=3, random_state=0, progress_bar=True,
+                     early_stopping=True, n_iter_no_change=10).fit(X, X[:, 0])
+    err = capsys.readouterr().err
+    assert "MLPRegressor" in err and "3/3" in err and "loss=" in err and "val=" in err

@@ -6,12 +6,12 @@ __version__ = "0.1.0"
 from ._backend import get_backend
 from ._config import show_config
 from ._api import forward, loss_and_grad
-from ._estimator import MLPClassifier
+from ._estimator import MLPClassifier, MLPRegressor
 from ._exceptions import DivergenceWarning, InconsistentVersionWarning
 from ._io import load
 from ._onnx import export_onnx
 from ._display import TrainingCurveDisplay
 
 __all__ = ["__version__", "get_backend", "show_config", "forward", "loss_and_grad",
-           "MLPClassifier", "DivergenceWarning", "InconsistentVersionWarning",
+           "MLPClassifier", "MLPRegressor", "DivergenceWarning", "InconsistentVersionWarning",
            "load", "export_onnx", "TrainingCurveDisplay"]

@@ -18,8 +18,9 @@ def forward(coefs, intercepts, X, *, activation="logistic", out_activation="soft
     X : array-like of shape (n_samples, n_features)
     activation : {"logistic", "tanh", "relu", "identity"}
         Hidden-layer activation.
-    out_activation : {"softmax", "logistic", "identity"}
-        Output activation: softmax per row, logistic per column, or none.
+    out_activation : {"softmax", "logistic", "identity", "exp"}
+        Output activation: softmax per row, logistic per column, none, or
+        exp (Poisson regression).
 
     The result has the dtype of the coefs (float32 stays float32).
     """
@@ -35,18 +36,35 @@ def loss_and_grad(coefs, intercepts, X, Y, *, activation="logistic",
                   out_activation="softmax", alpha=0.0, sample_weight=None):
     """Return ``(loss, coef_grads, intercept_grads)`` for one batch.
 
-    ``loss`` is a Python float: binary cross-entropy summed over output columns
-    (logistic), categorical cross-entropy (softmax) or half the squared error
-    (identity), averaged over samples (weighted by ``sample_weight``), plus
-    ``0.5 * alpha * sum ||W||^2 / s`` with ``s`` the number of rows or the sum
-    of the sample weights. Gradients have the shapes and dtype of the
-    parameters: ``dW_i = (Z_i^T D_i + alpha W_i) / s``, ``db_i = sum D_i / s``.
+    ``loss`` is a Python float, the data term averaged over samples (weighted
+    by ``sample_weight``) plus ``0.5 * alpha * sum ||W||^2 / s`` with ``s``
+    the number of rows or the sum of the sample weights. The data term of
+    one sample, summed over the output columns j:
+
+    - logistic: binary cross-entropy, ``-sum_j [y log p + (1 - y) log(1 - p)]``
+    - softmax: categorical cross-entropy, ``-sum_j y log p``
+    - identity: half the squared error, ``0.5 * sum_j (y - p)^2``
+    - exp: half the Poisson deviance, ``sum_j [y log(y / p) - y + p]``
+      (Y must be >= 0)
+
+    The gradients are those of this loss, for every output (so the pair
+    can go to ``scipy.optimize.minimize(jac=True)`` as is), with the shapes
+    and dtype of the parameters: ``dW_i = (Z_i^T D_i + alpha W_i) / s``,
+    ``db_i = sum D_i / s``, ``D_K = (P - Y) * sample_weight[:, None]``.
+
+    scikit-learn's ``MLPRegressor`` reports half the squared error averaged
+    over the outputs instead of summed (its ``loss_curve_``, with the
+    gradient of the sum); mlpx's estimators report that value too, for
+    parity, but this function does not.
     """
     v.check_activations(activation, out_activation)
     alpha = v.check_alpha(alpha)
     W, b, dtype = v.check_params(coefs, intercepts)
     X = v.check_X(X, W[0].shape[0], dtype)
     Y = v.check_Y(Y, X.shape[0], W[-1].shape[1], dtype)
+    if out_activation == "exp" and (Y < 0).any():
+        raise ValueError("Y must be >= 0 for out_activation='exp' (Poisson "
+                         f"deviance); its smallest value is {Y.min()!r}")
     sw = v.check_sample_weight(sample_weight, X.shape[0], dtype)
     loss, gW, gb = impl.loss_and_grad(W, b, X, Y, activation, out_activation, alpha, sw)
     return float(loss), list(gW), list(gb)

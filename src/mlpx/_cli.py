@@ -5,8 +5,9 @@ add_arguments(parser), run(args) -> exit status). ``add_commands(subparsers)``
 registers them on any argparse subparsers object (each sets ``func``).
 ``python -m mlpx._cli`` runs them on their own.
 
-    mlpx train DATA --target COLUMN [--hidden 64,32] [--activation A]
-               [--solver S] [--max-iter N] [--out model.npz]
+    mlpx train DATA --target COLUMN [--task auto|classify|regress]
+               [--hidden 64,32] [--activation A] [--solver S] [--max-iter N]
+               [--out model.npz]
     mlpx predict MODEL DATA [--proba]
     mlpx info
 
@@ -167,6 +168,25 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seed of the split and the model (default 0)")
     parser.add_argument("--out", metavar="MODEL.npz",
                         help="save the trained model there (mlpx.load reads it)")
+    parser.add_argument("--task", default="auto", choices=["auto", "classify", "regress"],
+                        help="MLPClassifier or MLPRegressor; auto (default): regress "
+                             "for a float target with many distinct values")
+
+
+def _choose_task(y: np.ndarray, task: str) -> Tuple[str, str]:
+    """("classify" or "regress", why). auto regresses a float target with
+    more distinct values than max(10, rows / 20): a column of a few
+    distinct numbers is labels, a column of measurements is not."""
+    if task == "regress" and y.dtype.kind not in "biuf":
+        raise CLIError(f"--task regress needs a numeric target, got values like {y.flat[0]!r}")
+    if task != "auto":
+        return task, "--task"
+    distinct = len(np.unique(y))
+    limit = max(10, y.shape[0] // 20)
+    if y.dtype.kind == "f" and distinct > limit:
+        return "regress", f"auto: a float target with {distinct} distinct values"
+    return "classify", (f"auto: a {'float' if y.dtype.kind == 'f' else 'label'} target "
+                        f"with {distinct} distinct value{'s' if distinct != 1 else ''}")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -174,7 +194,7 @@ def _train(args: argparse.Namespace) -> int:
     from sklearn.model_selection import train_test_split
 
     from . import _io
-    from ._estimator import MLPClassifier
+    from ._estimator import MLPClassifier, MLPRegressor
 
     if args.max_iter < 1:
         raise CLIError("--max-iter must be at least 1")
@@ -182,25 +202,30 @@ def _train(args: argparse.Namespace) -> int:
         raise CLIError("--test-size must be between 0 and 1")
     X, y, names = read_data(args.data, args.target, need_y=True)
     X = np.ascontiguousarray(X, dtype=args.dtype)
+    task, why = _choose_task(y, args.task)
+    regress = task == "regress"
     _, counts = np.unique(y, return_counts=True, axis=0)
-    stratify = y if y.ndim == 1 and counts.min() >= 2 else None
+    stratify = y if y.ndim == 1 and counts.min() >= 2 and not regress else None
     try:
         X_train, X_test, y_train, y_test = train_test_split(
             X, y, test_size=args.test_size, random_state=args.seed, stratify=stratify)
     except ValueError:  # a test set too small to hold every class
         X_train, X_test, y_train, y_test = train_test_split(
             X, y, test_size=args.test_size, random_state=args.seed)
-    model = MLPClassifier(hidden_layer_sizes=args.hidden, activation=args.activation,
-                          solver=args.solver, max_iter=args.max_iter,
-                          random_state=args.seed)
+    model = (MLPRegressor if regress else MLPClassifier)(
+        hidden_layer_sizes=args.hidden, activation=args.activation, solver=args.solver,
+        max_iter=args.max_iter, random_state=args.seed)
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         model.fit(X_train, y_train)
     fit_time = time.perf_counter() - start
-    accuracy = model.score(X_test, y_test)
+    score = model.score(X_test, y_test)  # accuracy, or R² for a regressor
+    print(f"task: {task} ({type(model).__name__}; {why})")
+    target = (f"{model.n_outputs_} output{'s' if model.n_outputs_ > 1 else ''}" if regress
+              else f"{len(model.classes_)} classes")
     print(f"data: {args.data}: {X.shape[0]} rows, {X.shape[1]} features, "
-          f"{len(model.classes_)} classes; {len(y_train)} train / {len(y_test)} held out")
+          f"{target}; {len(y_train)} train / {len(y_test)} held out")
     print(f"model: hidden {','.join(map(str, args.hidden))}, {args.activation}, "
           f"{args.solver}, {args.dtype}")
     unit = "iterations" if args.solver == "lbfgs" else "epochs"
@@ -208,7 +233,7 @@ def _train(args: argparse.Namespace) -> int:
     print(f"fit time: {fit_time:.3f} s ({model.n_iter_} {unit}"
           f"{', max_iter reached before convergence' if stopped else ''})")
     print(f"training loss: {model.loss_:.6f}")
-    print(f"held-out accuracy: {accuracy:.4f}")
+    print(f"held-out {'R²' if regress else 'accuracy'}: {score:.4f}")
     if args.out:
         if names is not None:
             model.feature_names_in_ = np.array(names, dtype=object)
@@ -251,20 +276,28 @@ def _predict(args: argparse.Namespace) -> int:
                         features=None if names is None else [str(n) for n in names])
     _check_width(model, X, args.data)
     X = np.ascontiguousarray(X, dtype=model.coefs_[0].dtype)
+    regressor = not hasattr(model, "classes_")
+    if regressor and args.proba:
+        raise CLIError(f"--proba: {args.model} is a regressor (no class probabilities)")
     with warnings.catch_warnings():
         # columns were matched by name above; the array itself has no names
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
         labels = model.predict(X)
         proba = model.predict_proba(X) if args.proba else None
     multilabel = labels.ndim == 2
-    header = ([f"label_{c}" for c in model.classes_] if multilabel else ["label"])
+    if regressor:  # one column per output
+        header = ([f"prediction_{j}" for j in range(labels.shape[1])] if multilabel
+                  else ["prediction"])
+    else:
+        header = ([f"label_{c}" for c in model.classes_] if multilabel else ["label"])
     if proba is not None:
         header += [f"proba_{c}" for c in model.classes_]
     out = csv.writer(sys.stdout, lineterminator="\n")
     try:
         out.writerow(header)
         for i in range(len(X)):
-            row = _cells(labels[i])
+            row = ([repr(float(v)) for v in np.atleast_1d(labels[i])] if regressor
+                   else _cells(labels[i]))
             if proba is not None:
                 row += _cells(proba[i])
             out.writerow(row)
@@ -313,7 +346,7 @@ Command = Tuple[str, Callable[[argparse.ArgumentParser], None],
                 Callable[[argparse.Namespace], int]]
 
 COMMANDS: Dict[str, Command] = {
-    "train": ("train an MLPClassifier on a .csv or .npz file",
+    "train": ("train an MLPClassifier or MLPRegressor on a .csv or .npz file",
               _train_arguments, _reporting("train", _train)),
     "predict": ("predict with a saved model; CSV on stdout",
                 _predict_arguments, _reporting("predict", _predict)),

@@ -13,7 +13,7 @@ from typing import Optional, Sequence, Tuple, List
 import numpy as np
 
 ACTIVATIONS: Tuple[str, ...]       # ("identity", "logistic", "tanh", "relu")
-OUT_ACTIVATIONS: Tuple[str, ...]   # ("identity", "logistic", "softmax")
+OUT_ACTIVATIONS: Tuple[str, ...]   # ("identity", "logistic", "softmax", "exp")
 SOLVERS: Tuple[str, ...]           # ("sgd", "adam")
 
 def forward(coefs: Sequence[np.ndarray], intercepts: Sequence[np.ndarray],
@@ -35,7 +35,8 @@ class ForwardPlan:
 
 def loss_and_grad(coefs: Sequence[np.ndarray], intercepts: Sequence[np.ndarray],
                   X: np.ndarray, Y: np.ndarray, activation: str, out_activation: str,
-                  alpha: float, sample_weight: Optional[np.ndarray]
+                  alpha: float, sample_weight: Optional[np.ndarray],
+                  mean_outputs: bool = False
                   ) -> Tuple[float, List[np.ndarray], List[np.ndarray]]: ...
 
 def train_epoch(coefs: Sequence[np.ndarray], intercepts: Sequence[np.ndarray],
@@ -44,4 +45,5 @@ def train_epoch(coefs: Sequence[np.ndarray], intercepts: Sequence[np.ndarray],
                 activation: str, out_activation: str, alpha: float,
                 solver: str, state: Sequence[np.ndarray],
                 lr: float, momentum: float, nesterov: bool,
-                beta_1: float, beta_2: float, epsilon: float, t: int) -> float: ...
+                beta_1: float, beta_2: float, epsilon: float, t: int,
+                mean_outputs: bool = False) -> float: ...

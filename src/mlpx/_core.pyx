@@ -24,6 +24,7 @@ cdef extern from "mlpx.h" nogil:
         MLPX_TANH
         MLPX_RELU
         MLPX_SOFTMAX
+        MLPX_EXP
         MLPX_SGD
         MLPX_ADAM
         MLPX_OK
@@ -39,6 +40,7 @@ cdef extern from "mlpx.h" nogil:
         const int64_t *widths
         int activation
         int out_activation
+        int mean_outputs
 
     ctypedef struct mlpx_optim:
         int solver
@@ -85,11 +87,12 @@ cdef extern from "mlpx.h" nogil:
 
 
 ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
-OUT_ACTIVATIONS = ("identity", "logistic", "softmax")
+OUT_ACTIVATIONS = ("identity", "logistic", "softmax", "exp")
 SOLVERS = ("sgd", "adam")
 
 _ACT_CODE = {"identity": MLPX_IDENTITY, "logistic": MLPX_LOGISTIC,
-             "tanh": MLPX_TANH, "relu": MLPX_RELU, "softmax": MLPX_SOFTMAX}
+             "tanh": MLPX_TANH, "relu": MLPX_RELU, "softmax": MLPX_SOFTMAX,
+             "exp": MLPX_EXP}
 
 
 def _set_blas_local(sgemm_ptr, dgemm_ptr, ilp64, threads_ptr):
@@ -164,6 +167,7 @@ def _epoch_threads(widths, n_samples, batch_size=None):
     net.widths = &w[0]
     net.activation = 0
     net.out_activation = 0
+    net.mean_outputs = 0
     if batch_size is None:
         return mlpx_forward_threads(&net, n)
     return mlpx_epoch_threads(&net, n, bs)
@@ -490,10 +494,12 @@ cdef class ForwardPlan:
 
 
 def loss_and_grad(coefs, intercepts, X, Y, activation, out_activation, alpha,
-                  sample_weight):
+                  sample_weight, mean_outputs=False):
     """Loss and its gradient with respect to every coef and intercept.
 
     loss = L(P, Y) + 0.5 * alpha * sum_i ||W_i||^2 / s
+    (mean_outputs: identity outputs' L averaged over outputs, not summed:
+    scikit-learn's value; the gradient is that of the sum either way)
     D_K  = (P - Y) * sample_weight[:, None]
     dW_i = (Z_i^T D_i + alpha * W_i) / s,   db_i = sum_n D_i / s
     D_{i-1} = (D_i @ W_i^T) * f'(Z_i)
@@ -501,6 +507,7 @@ def loss_and_grad(coefs, intercepts, X, Y, activation, out_activation, alpha,
     """
     coefs, intercepts = _layers("coefs", coefs), _layers("intercepts", intercepts)
     cdef _Net net = _check_net(coefs, intercepts, X, activation, out_activation)
+    net.net.mean_outputs = 1 if mean_outputs else 0
     _require_blas()
     cdef int K = net.net.n_layers, i
     cdef _Batch bt
@@ -545,7 +552,7 @@ def loss_and_grad(coefs, intercepts, X, Y, activation, out_activation, alpha,
 
 def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size,
                 activation, out_activation, alpha, solver, state,
-                lr, momentum, nesterov, beta_1, beta_2, epsilon, t):
+                lr, momentum, nesterov, beta_1, beta_2, epsilon, t, mean_outputs=False):
     """One epoch of minibatch training; returns the epoch loss.
 
     Rows are visited in ``order`` (int64 indices; None: 0..n-1) in contiguous
@@ -554,11 +561,13 @@ def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size,
     one optimizer step applied in place to ``coefs``, ``intercepts`` and
     ``state`` (coefs + intercepts order; SGD velocities, or Adam first then
     second moments). ``t`` = Adam steps taken before this epoch. Returns
-    sum_batches(batch_loss * rows) / n.
+    sum_batches(batch_loss * rows) / n (batch losses as ``loss_and_grad``'s,
+    with the same ``mean_outputs``).
     """
     coefs, intercepts = _layers("coefs", coefs), _layers("intercepts", intercepts)
     cdef _Net net = _check_net(coefs, intercepts, X, activation, out_activation,
                                writable=True)
+    net.net.mean_outputs = 1 if mean_outputs else 0
     _require_blas()
     cdef int K = net.net.n_layers, i, n_state
     cdef _Batch bt

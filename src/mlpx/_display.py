@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
+from sklearn.base import is_regressor
 
 _HINT = "TrainingCurveDisplay needs matplotlib: pip install mlpx[plot] (or matplotlib)"
 
@@ -47,9 +48,12 @@ class TrainingCurveDisplay:
     loss_curve : sequence of float
         Training loss after each epoch (``estimator.loss_curve_``).
     validation_scores : sequence of float, optional
-        Validation accuracy after each epoch (``estimator.validation_scores_``).
+        Validation score after each epoch (``estimator.validation_scores_``).
     estimator_name : str, optional
         Used as the axes' title.
+    score_name : str, default="accuracy"
+        What the validation score is (the classifier's accuracy, the
+        regressor's "R²"); names the second y-axis.
 
     Attributes
     ----------
@@ -69,13 +73,15 @@ class TrainingCurveDisplay:
 
     def __init__(self, *, loss_curve: Sequence[float],
                  validation_scores: Optional[Sequence[float]] = None,
-                 estimator_name: Optional[str] = None) -> None:
+                 estimator_name: Optional[str] = None,
+                 score_name: str = "accuracy") -> None:
         self.loss_curve = np.asarray(loss_curve, dtype=float)
         self.validation_scores = (
             None if validation_scores is None or len(validation_scores) == 0
             else np.asarray(validation_scores, dtype=float)
         )
         self.estimator_name = estimator_name
+        self.score_name = score_name
 
     @classmethod
     def from_estimator(cls, estimator: Any, *, ax: Any = None,
@@ -84,7 +90,8 @@ class TrainingCurveDisplay:
 
         Parameters
         ----------
-        estimator : fitted MLPClassifier with a stochastic solver ("adam", "sgd")
+        estimator : fitted MLPClassifier or MLPRegressor with a stochastic
+            solver ("adam", "sgd")
         ax : matplotlib Axes, optional
             Where to draw; default: a new figure.
         name : str, optional
@@ -104,6 +111,7 @@ class TrainingCurveDisplay:
             loss_curve=loss_curve,
             validation_scores=getattr(estimator, "validation_scores_", None),
             estimator_name=name or type(estimator).__name__,
+            score_name="R²" if is_regressor(estimator) else "accuracy",
         )
         return display.plot(ax=ax)
 
@@ -140,7 +148,7 @@ class TrainingCurveDisplay:
             self.val_line_, = self.val_ax_.plot(
                 v_epochs, self.validation_scores,
                 **{"color": "C1", "label": "validation score", **(val_kw or {})})
-            self.val_ax_.set_ylabel("validation score (accuracy)")
+            self.val_ax_.set_ylabel(f"validation score ({self.score_name})")
             lines.append(self.val_line_)
         ax.legend(lines, [line.get_label() for line in lines], loc="center right")
         self.ax_ = ax

@@ -1,4 +1,5 @@
-"""Save and load a fitted ``MLPClassifier`` as one ``.npz`` file, without pickle.
+"""Save and load a fitted ``MLPClassifier`` or ``MLPRegressor`` as one
+``.npz`` file, without pickle.
 
 The file is ``numpy.savez`` output read back with ``allow_pickle=False``, so
 loading a file from someone else can allocate arrays but never run code. It
@@ -7,7 +8,7 @@ holds:
 ========================  ====================================================
 key                       content
 ========================  ====================================================
-``format``                str, always ``"mlpx.MLPClassifier"``
+``format``                str, ``"mlpx.MLPClassifier"`` or ``"mlpx.MLPRegressor"``
 ``format_version``        int (``FORMAT_VERSION``); other versions are refused
 ``mlpx_version``          str, the mlpx that wrote the file (informational)
 ``params``                str, JSON of ``get_params()``
@@ -15,7 +16,8 @@ key                       content
 ``coef_<i>``              ``coefs_[i]``, float32 or float64, i = 0..n_layers_-2
 ``intercept_<i>``         ``intercepts_[i]``
 ``classes_``              numbers, bools or unicode strings (object dtype is
-                          stored as unicode and restored as object)
+                          stored as unicode and restored as object);
+                          classifiers only
 ``loss_curve_``           float64, optional (stochastic solvers)
 ``validation_scores_``    float64, optional (early stopping)
 ``feature_names_in_``     unicode, optional
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     from ._estimator import MLPClassifier
 
 FORMAT = "mlpx.MLPClassifier"
+REGRESSOR_FORMAT = "mlpx.MLPRegressor"
 FORMAT_VERSION = 1
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -76,8 +79,8 @@ def _to_json(value: Any) -> Any:
 
 
 def save(estimator: Any, path: Union[PathLike, BinaryIO]) -> None:
-    """Write a fitted ``mlpx.MLPClassifier`` to ``path`` (one ``.npz`` file,
-    or an open binary file).
+    """Write a fitted ``mlpx.MLPClassifier`` or ``MLPRegressor`` to ``path``
+    (one ``.npz`` file, or an open binary file).
 
     ``numpy.savez`` appends ``.npz`` to a path without it. A ``random_state``
     that is a ``RandomState`` instance cannot be stored and is saved as None.
@@ -86,26 +89,24 @@ def save(estimator: Any, path: Union[PathLike, BinaryIO]) -> None:
 
     from . import __version__
 
+    from ._estimator import MLPRegressor
+
     check_is_fitted(estimator, "coefs_")
+    regressor = isinstance(estimator, MLPRegressor)
     params = estimator.get_params(deep=False)
     if not isinstance(params.get("random_state"), (type(None), Integral, np.integer)):
         params["random_state"] = None
     arrays: Dict[str, Any] = {
-        "format": np.array(FORMAT),
+        "format": np.array(REGRESSOR_FORMAT if regressor else FORMAT),
         "format_version": np.array(FORMAT_VERSION),
         "mlpx_version": np.array(__version__),
         "params": np.array(json.dumps({k: _to_json(v) for k, v in params.items()})),
     }
     attrs = {k: _to_json(getattr(estimator, k)) for k in _SCALARS if hasattr(estimator, k)}
-    classes = np.asarray(estimator.classes_)
-    attrs["classes_dtype"] = "object" if classes.dtype == object else classes.dtype.str
-    if classes.dtype == object:
-        if not all(isinstance(c, str) for c in classes):
-            raise TypeError("classes_ of object dtype must all be strings to be saved")
-        classes = classes.astype(str)
-    attrs["y_type"] = estimator._label_binarizer.y_type_
-    arrays["attrs"] = np.array(json.dumps(attrs))
-    arrays["classes_"] = classes
+    if regressor:
+        arrays["attrs"] = np.array(json.dumps(attrs))
+    else:
+        _save_classes(estimator, attrs, arrays)
     for i, (W, b) in enumerate(zip(estimator.coefs_, estimator.intercepts_)):
         arrays[f"coef_{i}"] = np.asarray(W)
         arrays[f"intercept_{i}"] = np.asarray(b)
@@ -115,6 +116,19 @@ def save(estimator: Any, path: Union[PathLike, BinaryIO]) -> None:
             value = np.asarray(value)
             arrays[name] = value.astype(str) if value.dtype == object else value
     np.savez(path, **arrays)
+
+
+def _save_classes(estimator, attrs, arrays):
+    """A classifier's classes_, their dtype and target type."""
+    classes = np.asarray(estimator.classes_)
+    attrs["classes_dtype"] = "object" if classes.dtype == object else classes.dtype.str
+    if classes.dtype == object:
+        if not all(isinstance(c, str) for c in classes):
+            raise TypeError("classes_ of object dtype must all be strings to be saved")
+        classes = classes.astype(str)
+    attrs["y_type"] = estimator._label_binarizer.y_type_
+    arrays["attrs"] = np.array(json.dumps(attrs))
+    arrays["classes_"] = classes
 
 
 def _fail(path: Any, what: str) -> NoReturn:
@@ -214,7 +228,8 @@ def _json(path, data, key) -> dict:
 
 
 def load(path: Union[PathLike, BinaryIO]) -> "MLPClassifier":
-    """Read a model written by ``save``; returns a fitted ``mlpx.MLPClassifier``.
+    """Read a model written by ``save``; returns a fitted ``mlpx.MLPClassifier``
+    or ``mlpx.MLPRegressor``, as saved.
 
     Predictions are bitwise equal to the saved estimator's. Raises
     ValueError naming the problem when the file is not an mlpx model,
@@ -222,16 +237,19 @@ def load(path: Union[PathLike, BinaryIO]) -> "MLPClassifier":
     holds arrays of the wrong dtype or shape; FileNotFoundError when there
     is no file.
     """
-    from sklearn.preprocessing import LabelBinarizer
 
-    from ._estimator import MLPClassifier
+    from ._estimator import MLPClassifier, MLPRegressor
 
     data = _read_all(path)
-    for key in ("format", "format_version", "params", "attrs", "classes_", "mlpx_version"):
+    for key in ("format", "format_version", "params", "attrs", "mlpx_version"):
         if key not in data:
             _fail(path, f"missing key {key!r}")
-    if _text(path, data, "format") != FORMAT:
-        _fail(path, f"format is {str(data['format'])!r}, expected {FORMAT!r}")
+    fmt = _text(path, data, "format")
+    if fmt not in (FORMAT, REGRESSOR_FORMAT):
+        _fail(path, f"format is {fmt!r}, expected {FORMAT!r} or {REGRESSOR_FORMAT!r}")
+    regressor = fmt == REGRESSOR_FORMAT
+    if not regressor and "classes_" not in data:
+        _fail(path, "missing key 'classes_'")
     version = data["format_version"]
     if version.shape != () or version.dtype.kind not in "iu":
         _fail(path, "'format_version' must be an integer")
@@ -242,15 +260,15 @@ def load(path: Union[PathLike, BinaryIO]) -> "MLPClassifier":
 
     params = _json(path, data, "params")
     attrs = _json(path, data, "attrs")
-    for key in ("n_features_in_", "n_layers_", "n_outputs_", "out_activation_",
-                "classes_dtype", "y_type"):
+    class_keys = () if regressor else ("classes_dtype", "y_type")
+    for key in ("n_features_in_", "n_layers_", "n_outputs_", "out_activation_") + class_keys:
         if key not in attrs:
             _fail(path, f"missing attribute {key!r} in 'attrs'")
     for key in attrs:
-        if key not in _SCALARS + ("classes_dtype", "y_type"):
+        if key not in _SCALARS + class_keys:
             _fail(path, f"unknown attribute {key!r} in 'attrs'")
 
-    est = MLPClassifier()
+    est = MLPRegressor() if regressor else MLPClassifier()
     unknown = set(params) - set(est.get_params(deep=False))
     if unknown:
         _fail(path, f"unknown parameters {sorted(unknown)}")
@@ -265,7 +283,8 @@ def load(path: Union[PathLike, BinaryIO]) -> "MLPClassifier":
     n_layers = attrs["n_layers_"]
     if not isinstance(n_layers, int) or n_layers < 2:
         _fail(path, f"n_layers_ must be an integer >= 2, got {n_layers!r}")
-    expected = {"format", "format_version", "mlpx_version", "params", "attrs", "classes_"}
+    expected = {"format", "format_version", "mlpx_version", "params", "attrs"}
+    expected |= set() if regressor else {"classes_"}
     expected |= {f"coef_{i}" for i in range(n_layers - 1)}
     expected |= {f"intercept_{i}" for i in range(n_layers - 1)}
     missing = sorted(expected - set(data), key=lambda k: (len(k), k))
@@ -300,6 +319,24 @@ def load(path: Union[PathLike, BinaryIO]) -> "MLPClassifier":
         _fail(path, f"layer widths {[W.shape[1] for W in coefs[:-1]]} do not match "
                     f"hidden_layer_sizes={est.hidden_layer_sizes}")
 
+    if regressor:
+        n_outputs = attrs["n_outputs_"]
+        if n_outputs != coefs[-1].shape[1]:
+            _fail(path, f"n_outputs_={n_outputs!r}, last layer has {coefs[-1].shape[1]}")
+        want_act = "exp" if est.loss == "poisson" else "identity"
+        if attrs["out_activation_"] != want_act:
+            _fail(path, f"out_activation_ {attrs['out_activation_']!r} does not match "
+                        f"loss={est.loss!r} (expected {want_act!r})")
+    else:
+        _load_classes(path, data, attrs, coefs, est)
+    return _finish(path, data, attrs, coefs, intercepts, est)
+
+
+def _load_classes(path, data, attrs, coefs, est):
+    """A classifier's classes_ and label binarizer, checked against its
+    output layer."""
+    from sklearn.preprocessing import LabelBinarizer
+
     y_type, n_outputs = attrs["y_type"], attrs["n_outputs_"]
     classes = data["classes_"]
     if y_type not in _Y_TYPES:
@@ -324,7 +361,14 @@ def load(path: Union[PathLike, BinaryIO]) -> "MLPClassifier":
     elif attrs["classes_dtype"] != classes.dtype.str:
         _fail(path, f"classes_ has dtype {classes.dtype.str}, 'attrs' says "
                     f"{attrs['classes_dtype']}")
+    lb = LabelBinarizer()
+    lb.classes_, lb.y_type_, lb.sparse_input_ = classes, y_type, False
+    est._label_binarizer = lb
+    est.classes_ = classes
 
+
+def _finish(path, data, attrs, coefs, intercepts, est):
+    """The optional curves and names, the weights and scalar attributes."""
     curves = {}
     for name in _OPTIONAL_ARRAYS:
         if name in data:
@@ -336,10 +380,6 @@ def load(path: Union[PathLike, BinaryIO]) -> "MLPClassifier":
     if "feature_names_in_" in curves and len(curves["feature_names_in_"]) != attrs["n_features_in_"]:
         _fail(path, "feature_names_in_ does not have n_features_in_ entries")
 
-    lb = LabelBinarizer()
-    lb.classes_, lb.y_type_, lb.sparse_input_ = classes, y_type, False
-    est._label_binarizer = lb
-    est.classes_ = classes
     est.coefs_ = [np.ascontiguousarray(W) for W in coefs]
     est.intercepts_ = [np.ascontiguousarray(b) for b in intercepts]
     est._best_coefs = [W.copy() for W in est.coefs_]

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.special import expit, xlogy
 
 ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
-OUT_ACTIVATIONS = ("identity", "logistic", "softmax")
+OUT_ACTIVATIONS = ("identity", "logistic", "softmax", "exp")
 SOLVERS = ("sgd", "adam")
 
 
@@ -29,6 +29,8 @@ def _activate(H, name):
         np.tanh(H, out=H)
     elif name == "relu":
         np.maximum(H, 0, out=H)
+    elif name == "exp":
+        np.exp(H, out=H)
     elif name == "softmax":
         mx = H.max(axis=1)
         overflowed = np.isinf(mx)  # (a NaN row stays NaN)
@@ -65,16 +67,24 @@ def _forward_all(coefs, intercepts, X, activation, out_activation):
     return Z
 
 
-def _loss(P, Y, out_activation, sample_weight):
+def _loss(P, Y, out_activation, sample_weight, mean_outputs=False):
     """Data term of the loss (no penalty), averaged over samples.
 
     logistic: -sum_j mean_n [y log p + (1 - y) log(1 - p)]  (p clipped to [eps, 1-eps])
     softmax:  -sum_j mean_n  y log p                        (p clipped to [eps, 1-eps])
-    identity: 0.5 * sum_j mean_n (y - p)^2 / n_outputs       (scikit-learn's squared_loss)
+    identity: 0.5 * sum_j mean_n (y - p)^2
+              (mean_outputs: mean_j instead of sum_j, scikit-learn's squared_loss)
+    exp:      sum_j mean_n [y log(y / p) - y + p]            (half Poisson deviance,
+              scikit-learn's poisson_loss)
     Means are weighted by ``sample_weight`` when given.
     """
     if out_activation == "identity":
-        return float(0.5 * np.average((Y - P) ** 2, weights=sample_weight, axis=0).mean())
+        per_output = 0.5 * np.average((Y - P) ** 2, weights=sample_weight, axis=0)
+        return float(per_output.mean() if mean_outputs else per_output.sum())
+    if out_activation == "exp":  # in float64, as the engine: its terms cancel
+        Y, P = Y.astype(np.float64, copy=False), P.astype(np.float64, copy=False)
+        return float(np.average(xlogy(Y, Y / P) - Y + P, weights=sample_weight,
+                                axis=0).sum())
     eps = np.finfo(P.dtype).eps
     P = np.clip(P, eps, 1 - eps)
     if out_activation == "logistic":
@@ -130,17 +140,20 @@ class ForwardPlan:
                        check_finite, check_output)
 
 
-def loss_and_grad(coefs, intercepts, X, Y, activation, out_activation, alpha, sample_weight):
+def loss_and_grad(coefs, intercepts, X, Y, activation, out_activation, alpha, sample_weight,
+                  mean_outputs=False):
     """Loss and its gradient with respect to every coef and intercept.
 
     loss = L(P, Y) + 0.5 * alpha * sum_i ||W_i||^2 / s
+    (mean_outputs: identity outputs' L averaged over outputs, not summed:
+    scikit-learn's value; the gradient is that of the sum either way)
     D_K  = (P - Y) * sample_weight[:, None]
     dW_i = (Z_i^T D_i + alpha * W_i) / s,   db_i = sum_n D_i / s
     D_{i-1} = (D_i @ W_i^T) * f'(Z_i)
     where s = number of rows, or sum(sample_weight).
     """
     Z = _forward_all(coefs, intercepts, X, activation, out_activation)
-    loss = _loss(Z[-1], Y, out_activation, sample_weight)
+    loss = _loss(Z[-1], Y, out_activation, sample_weight, mean_outputs)
     s = X.shape[0] if sample_weight is None else sample_weight.sum()
     if alpha != 0:  # as the engine: at alpha = 0 no penalty term (0 * an
         penalty = 0  # overflowed ||W||^2 = inf would make the loss NaN)
@@ -193,7 +206,7 @@ def _adam_step(params, grads, state, lr, beta_1, beta_2, epsilon, t):
 
 def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size,
                 activation, out_activation, alpha, solver, state,
-                lr, momentum, nesterov, beta_1, beta_2, epsilon, t):
+                lr, momentum, nesterov, beta_1, beta_2, epsilon, t, mean_outputs=False):
     """One epoch of minibatch training; returns the epoch loss.
 
     Rows are visited in ``order`` (int64 indices; None: 0..n-1) in contiguous
@@ -203,7 +216,8 @@ def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size,
     ``state``. ``state`` holds one array per parameter, in the order
     coefs + intercepts: velocities for "sgd"; first moments then second
     moments for "adam" (2x as many). ``t`` is the number of Adam steps taken
-    before this epoch. Returns sum_batches(batch_loss * rows) / n.
+    before this epoch. Returns sum_batches(batch_loss * rows) / n (batch losses
+    as ``loss_and_grad``'s, with the same ``mean_outputs``).
     """
     n = X.shape[0]
     params = list(coefs) + list(intercepts)
@@ -218,7 +232,7 @@ def train_epoch(coefs, intercepts, X, Y, sample_weight, order, batch_size,
             xb, yb = X[idx], Y[idx]
             swb = None if sample_weight is None else sample_weight[idx]
         loss, cg, ig = loss_and_grad(coefs, intercepts, xb, yb, activation,
-                                     out_activation, alpha, swb)
+                                     out_activation, alpha, swb, mean_outputs)
         total += loss * (stop - start)
         grads = cg + ig
         if solver == "sgd":

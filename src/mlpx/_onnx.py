@@ -10,6 +10,12 @@ on their own and inside scikit-learn pipelines.
 The graph: input ``"X"`` (float32 or float64, the dtype the model was fitted
 in, any batch size), outputs ``"label"`` (class labels; a 0/1 int64 matrix for
 multilabel) and ``"probabilities"`` (a plain tensor, columns as ``classes_``).
+
+``MLPRegressor`` gets a converter of its own (a few lines below): skl2onnx's
+``convert_sklearn_mlp_regressor`` has no ``exp`` output (loss="poisson") and
+reshapes every output to one column. Its graph: input ``"X"``, output
+``"variable"`` of shape ``(N, n_outputs_)``, as ``predict`` (which ravels one
+output to ``(N,)``).
 """
 
 from __future__ import annotations
@@ -79,14 +85,58 @@ def _is_multilabel(est) -> bool:
     return est.out_activation_ == "logistic" and est.n_outputs_ > 1
 
 
+_ONNX_OPS = {"identity": "Identity", "logistic": "Sigmoid", "tanh": "Tanh",
+             "relu": "Relu", "exp": "Exp"}
+
+
+def _regressor_shape_calculator(operator):
+    """One output, (N, n_outputs_), in the input's float type."""
+    est = operator.raw_operator
+    n = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = operator.inputs[0].type.__class__([n, est.n_outputs_])
+
+
+def _convert_regressor(scope, operator, container):
+    """Z_{i+1} = f(Z_i W_i + b_i) per layer (MatMul, Add, the activation),
+    f = out_activation_ (Identity or Exp) at the last layer."""
+    from skl2onnx.common.data_types import guess_proto_type
+    from skl2onnx.proto import onnx_proto
+
+    est = operator.raw_operator
+    dtype = guess_proto_type(operator.inputs[0].type)
+    if dtype != onnx_proto.TensorProto.DOUBLE:
+        dtype = onnx_proto.TensorProto.FLOAT
+    z = operator.inputs[0].full_name
+    last = len(est.coefs_) - 1
+    for i, (W, b) in enumerate(zip(est.coefs_, est.intercepts_)):
+        w_name = scope.get_unique_variable_name("coefficient")
+        b_name = scope.get_unique_variable_name("intercepts")
+        container.add_initializer(w_name, dtype, W.shape, np.ravel(W))
+        container.add_initializer(b_name, dtype, [1, len(b)], np.ravel(b))
+        product = scope.get_unique_variable_name("mul_result")
+        container.add_node("MatMul", [z, w_name], product,
+                           name=scope.get_unique_operator_name("MatMul"))
+        summed = scope.get_unique_variable_name("add_result")
+        container.add_node("Add", [product, b_name], summed,
+                           name=scope.get_unique_operator_name("Add"))
+        op = _ONNX_OPS[est.out_activation_ if i == last else est.activation]
+        z = (operator.outputs[0].full_name if i == last
+             else scope.get_unique_variable_name("activations"))
+        container.add_node(op, summed, z, name=scope.get_unique_operator_name(op))
+
+
 def register() -> None:
-    """Register ``mlpx.MLPClassifier`` with skl2onnx (idempotent)."""
+    """Register ``mlpx.MLPClassifier`` and ``MLPRegressor`` with skl2onnx
+    (idempotent)."""
     global _registered
     if _registered:
         return
     skl2onnx = _import_skl2onnx()
-    from ._estimator import MLPClassifier
+    from ._estimator import MLPClassifier, MLPRegressor
 
+    skl2onnx.update_registered_converter(
+        MLPRegressor, "MlpxMLPRegressor", _regressor_shape_calculator, _convert_regressor,
+    )
     skl2onnx.update_registered_converter(
         MLPClassifier,
         "MlpxMLPClassifier",
@@ -101,6 +151,10 @@ def _check_exportable(est) -> None:
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(est, "coefs_")
+    if est.activation not in ("identity", "logistic", "tanh", "relu"):
+        raise ValueError(f"activation {est.activation!r} has no ONNX mapping")
+    if not hasattr(est, "classes_"):  # a regressor
+        return
     classes = np.asarray(est.classes_)
     if classes.dtype.kind == "f" and not np.all(classes == np.round(classes)):
         # skl2onnx stores numeric labels as int32: 0.5 would become 0
@@ -113,12 +167,13 @@ def _check_exportable(est) -> None:
 
 def export_onnx(estimator: Any, path: Optional[Union[str, "os.PathLike[str]"]] = None,
                 *, target_opset: Optional[int] = None) -> "onnx.ModelProto":
-    """Convert a fitted ``MLPClassifier`` to an ``onnx.ModelProto``.
+    """Convert a fitted ``MLPClassifier`` or ``MLPRegressor`` to an
+    ``onnx.ModelProto``.
 
     Parameters
     ----------
-    estimator : fitted mlpx.MLPClassifier (a fitted scikit-learn
-        ``MLPClassifier`` works too)
+    estimator : fitted mlpx.MLPClassifier or mlpx.MLPRegressor (a fitted
+        scikit-learn ``MLPClassifier`` works too)
     path : str or PathLike, optional
         Also write the model there.
     target_opset : int, optional
@@ -128,7 +183,9 @@ def export_onnx(estimator: Any, path: Optional[Union[str, "os.PathLike[str]"]] =
     -------
     onnx.ModelProto
         Input ``"X"`` of shape ``(None, n_features_in_)`` in the fitted dtype;
-        outputs ``"label"`` and ``"probabilities"`` (no ZipMap). Run it with
+        outputs ``"label"`` and ``"probabilities"`` (no ZipMap) for a
+        classifier, ``"variable"`` of shape ``(N, n_outputs_)`` for a
+        regressor. Run it with
         ``onnxruntime.InferenceSession(model.SerializeToString())``.
     """
     skl2onnx = _import_skl2onnx()
@@ -141,9 +198,9 @@ def export_onnx(estimator: Any, path: Optional[Union[str, "os.PathLike[str]"]] =
     n_features = np.asarray(estimator.coefs_[0]).shape[0]
     model = skl2onnx.convert_sklearn(
         estimator,
-        name="mlpx.MLPClassifier",
+        name=f"mlpx.{type(estimator).__name__}",
         initial_types=[("X", tensor_type([None, n_features]))],
-        options={id(estimator): {"zipmap": False}},
+        options={id(estimator): {"zipmap": False}} if hasattr(estimator, "classes_") else None,
         target_opset=target_opset,
     )
     if path is not None:

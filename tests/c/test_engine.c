@@ -158,7 +158,9 @@ static double *targets(int64_t N, int64_t O, int out)
             Y[n * O + (int64_t)uniform(0, (double)O - 1e-9)] = 1;
         else
             for (int64_t o = 0; o < O; o++)
-                Y[n * O + o] = out == MLPX_LOGISTIC ? (uniform(0, 1) < 0.5) : uniform(-1, 1);
+                Y[n * O + o] = out == MLPX_LOGISTIC ? (uniform(0, 1) < 0.5)
+                               : out == MLPX_EXP    ? (uniform(0, 1) < 0.3 ? 0 : uniform(0, 3))
+                                                    : uniform(-1, 1);
     }
     return Y;
 }
@@ -171,6 +173,7 @@ static double act_f(double h, int act)
     case MLPX_LOGISTIC: return 1 / (1 + exp(-h));
     case MLPX_TANH: return tanh(h);
     case MLPX_RELU: return h > 0 ? h : 0;
+    case MLPX_EXP: return exp(h);
     default: return h;
     }
 }
@@ -237,7 +240,11 @@ static double ref_loss_grad(const model *m, const double *X, const double *Y,
             const double y = Y[n * O + o];
             double p = P[n * O + o];
             if (out == MLPX_IDENTITY) {
-                row += 0.5 * (y - p) * (y - p) / (double)O;
+                row += 0.5 * (y - p) * (y - p);
+                continue;
+            }
+            if (out == MLPX_EXP) { /* half the Poisson deviance */
+                row += (y != 0 ? y * log(y / p) : 0) - y + p;
                 continue;
             }
             p = p < eps ? eps : p > 1 - eps ? 1 - eps : p;
@@ -474,8 +481,8 @@ ENGINE(double, d)
 
 static const char *act_name(int a)
 {
-    static const char *names[] = {"identity", "logistic", "tanh", "relu", "softmax"};
-    return a >= 0 && a <= 4 ? names[a] : "?";
+    static const char *names[] = {"identity", "logistic", "tanh", "relu", "softmax", "exp"};
+    return a >= 0 && a <= 5 ? names[a] : "?";
 }
 
 /* ---- the tests ---- */
@@ -542,7 +549,7 @@ static void test_against_reference(void)
     const int64_t w[] = {5, 7, 6, 3};
     const int64_t N = 37;
     double worst[2][3] = {{0}};
-    for (int out = MLPX_IDENTITY; out <= MLPX_SOFTMAX; out++) {
+    for (int out = MLPX_IDENTITY; out <= MLPX_EXP; out++) {
         if (out == MLPX_TANH || out == MLPX_RELU) continue;
         for (int act = MLPX_IDENTITY; act <= MLPX_RELU; act++) {
             model m;
@@ -654,10 +661,10 @@ static void test_central_differences(void)
 {
     const int64_t w[] = {4, 6, 5, 3};
     const int64_t N = 11;
-    const int outs[] = {MLPX_SOFTMAX, MLPX_LOGISTIC, MLPX_IDENTITY};
-    const int acts[] = {MLPX_LOGISTIC, MLPX_TANH, MLPX_RELU};
+    const int outs[] = {MLPX_SOFTMAX, MLPX_LOGISTIC, MLPX_IDENTITY, MLPX_EXP};
+    const int acts[] = {MLPX_LOGISTIC, MLPX_TANH, MLPX_RELU, MLPX_LOGISTIC};
     double worst = 0;
-    for (int c = 0; c < 3; c++) {
+    for (int c = 0; c < 4; c++) {
         model m;
         model_init(&m, 3, w, acts[c], outs[c], 0.7);
         double *X = random_array(N * w[0], -1.5, 1.5), *Y = targets(N, w[3], outs[c]);
@@ -667,12 +674,8 @@ static void test_central_differences(void)
             dW[i] = malloc(sizeof(double) * (size_t)(w[i] * w[i + 1]));
             db[i] = malloc(sizeof(double) * (size_t)w[i + 1]);
         }
-        /* scikit-learn's squared loss is averaged over outputs while the
-         * gradient is P - Y: they differ by the number of outputs (the
-         * penalty's gradient does not; so no penalty there) */
-        const double alpha = outs[c] == MLPX_IDENTITY ? 0 : 0.05;
+        const double alpha = 0.05;
         CHECK(loss_grad_d(&m, X, Y, sw, N, alpha, &loss, dW, db) == MLPX_OK, "loss_and_grad");
-        const double scale = outs[c] == MLPX_IDENTITY ? (double)w[3] : 1;
         for (int i = 0; i < 3; i++) {
             for (int which = 0; which < 2; which++) {
                 double *p = which ? m.b[i] : m.W[i], *g = which ? db[i] : dW[i];
@@ -685,7 +688,7 @@ static void test_central_differences(void)
                     p[j] = keep - h;
                     loss_grad_d(&m, X, Y, sw, N, alpha, &lm, NULL, NULL);
                     p[j] = keep;
-                    const double fd = (lp - lm) / (2 * h) * scale;
+                    const double fd = (lp - lm) / (2 * h);
                     const double err = fabs(fd - g[j]) / (fabs(g[j]) + 1e-3);
                     worst = err > worst ? err : worst;
                     CHECK(err < 1e-6, "central difference, %s/%s layer %d %s[%lld]: %.10g vs %.10g",
@@ -853,7 +856,7 @@ int main(void)
     double P[1];
     const double x[1] = {0};
     const int64_t w[] = {1, 1};
-    mlpx_net net = {1, w, MLPX_IDENTITY, MLPX_IDENTITY};
+    mlpx_net net = {1, w, MLPX_IDENTITY, MLPX_IDENTITY, 0};
     const double W0[1] = {1}, b0[1] = {0};
     const double *Wp[] = {W0}, *bp[] = {b0};
     printf("mlpx engine test: kernel path %s, %d-bit pointers\n", mlpx_kernel_path(),
