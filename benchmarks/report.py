@@ -186,6 +186,28 @@ def _median(xs):
     return float(np.median(xs)) if xs else None
 
 
+def set_up(workers, key, quick, entry, skipped):
+    """Set every worker up for configuration `key`; the names set up, in
+    order. A failure goes to entry["errors"], a Skip to `skipped` (and the
+    system is not asked again)."""
+    ready = []
+    for name, w in workers.items():
+        if name in skipped and skipped[name].get("permanent"):
+            continue
+        try:
+            r = w.call(cmd="setup", config=key, quick=quick)
+        except WorkerError as exc:
+            log(f"  {name}: setup FAILED: {exc}")
+            entry.setdefault("errors", {})[name] = str(exc)
+            continue
+        if "skip" in r:
+            log(f"  {name}: SKIPPED: {r['skip']}")
+            skipped[name] = {"reason": r["skip"], "permanent": True}
+            continue
+        ready.append(name)
+    return ready
+
+
 def run_training(workers, keys, quick, repeats, sample_seconds, results, settle, max_wait,
                  noise=0.2, extra_rounds=6, pids=None, tag=""):
     """Time every configuration of `keys` on `workers` (one run: one thread
@@ -202,19 +224,8 @@ def run_training(workers, keys, quick, repeats, sample_seconds, results, settle,
         entry = results["configs"].setdefault(key, {})
         entry.update({"config": cfg.as_dict(), "train": {}, "infer": {}, "k": {}})
         active, est = [], {}
-        for name, w in workers.items():
-            if name in skipped and skipped[name].get("permanent"):
-                continue
-            try:
-                r = w.call(cmd="setup", config=key, quick=quick)
-            except WorkerError as exc:
-                log(f"  {name}: setup FAILED: {exc}")
-                entry.setdefault("errors", {})[name] = str(exc)
-                continue
-            if "skip" in r:
-                log(f"  {name}: SKIPPED: {r['skip']}")
-                skipped[name] = {"reason": r["skip"], "permanent": True}
-                continue
+        for name in set_up(workers, key, quick, entry, skipped):
+            w = workers[name]
             t = w.call(cmd="train", k=1)["seconds"]      # second warm-up, calibrates k
             est[name] = t
             k = max(1, min(200, math.ceil(sample_seconds / max(t, 1e-6))))
@@ -306,23 +317,9 @@ def run_latency(workers, keys, quick, repeats, results, settle, tag=""):
         cfg = get_config(key, quick)
         entry = results["configs"].setdefault(key, {"config": cfg.as_dict()})
         log(f"[{key}] latency, rows {', '.join(map(str, rows))}{tag}")
-        active = []
-        for name, w in workers.items():
-            if name in skipped and skipped[name].get("permanent"):
-                continue
-            if name.startswith("bound"):
-                continue                      # no forward of its own to serve
-            try:
-                r = w.call(cmd="setup", config=key, quick=quick)
-            except WorkerError as exc:
-                log(f"  {name}: setup FAILED: {exc}")
-                entry.setdefault("errors", {})[name] = str(exc)
-                continue
-            if "skip" in r:
-                log(f"  {name}: SKIPPED: {r['skip']}")
-                skipped[name] = {"reason": r["skip"], "permanent": True}
-                continue
-            active.append(name)
+        # the bounds have no forward of their own to serve
+        serving = {n: w for n, w in workers.items() if not n.startswith("bound")}
+        active = set_up(serving, key, quick, entry, skipped)
         rounds = []
         for i in range(repeats):
             order = active[i % len(active):] + active[:i % len(active)] if active else []
