@@ -46,11 +46,14 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._activations import ACTIVATIONS
 from ._backend import impl
 from ._validation import c_aligned
 from ._progress import EpochProgress
 from ._reductions import one_thread_reductions
 from ._exceptions import DivergenceWarning, InconsistentVersionWarning
+from ._version import __version__
+from ._io import register, save as _save
 
 try:  # scikit-learn's own switch: scipy >= 1.15 dropped L-BFGS-B's iprint
     from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
@@ -178,6 +181,7 @@ class _Optimizer:
         return False
 
 
+@register
 class MLPClassifier(ClassifierMixin, BaseEstimator):
     """Multi-layer perceptron classifier, trained by mlpx's native epoch loop.
 
@@ -255,7 +259,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "activation": [StrOptions(set(ACTIVATIONS))],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
@@ -859,13 +863,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         return np.log(y_prob, out=y_prob)
 
     def __getstate__(self):
-        from . import __version__
-
         return dict(super().__getstate__(), _mlpx_version=__version__)
 
     def __setstate__(self, state):
-        from . import __version__
-
         state = dict(state)
         pickled = state.pop("_mlpx_version", "unknown")
         if pickled != __version__:
@@ -882,9 +882,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         ----------
         path : str, path-like or binary file object
         """
-        from ._io import save
-
-        save(self, path)
+        _save(self, path)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -39,15 +39,26 @@ import struct
 import zipfile
 import zlib
 from numbers import Integral, Real
-from typing import TYPE_CHECKING, Any, BinaryIO, Dict, NoReturn, Union
+from typing import Any, BinaryIO, Callable, Dict, NoReturn, Union
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from ._estimator import MLPClassifier
+from ._version import __version__
 
 FORMAT = "mlpx.MLPClassifier"
 FORMAT_VERSION = 1
+
+# format name -> the estimator class that ``load`` rebuilds; filled by
+# ``register`` where the class is defined, so that this module never imports
+# the estimators (they import it, to save)
+_CLASSES: Dict[str, Callable[[], Any]] = {}
+
+
+def register(cls: type) -> type:
+    """Class decorator: ``load`` rebuilds files of format ``"mlpx.<name>"``
+    as instances of ``cls`` (made with no arguments, then ``set_params``)."""
+    _CLASSES[f"mlpx.{cls.__name__}"] = cls
+    return cls
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -83,8 +94,6 @@ def save(estimator: Any, path: Union[PathLike, BinaryIO]) -> None:
     that is a ``RandomState`` instance cannot be stored and is saved as None.
     """
     from sklearn.utils.validation import check_is_fitted
-
-    from . import __version__
 
     check_is_fitted(estimator, "coefs_")
     params = estimator.get_params(deep=False)
@@ -213,7 +222,7 @@ def _json(path, data, key) -> dict:
     return value
 
 
-def load(path: Union[PathLike, BinaryIO]) -> "MLPClassifier":
+def load(path: Union[PathLike, BinaryIO]) -> Any:
     """Read a model written by ``save``; returns a fitted ``mlpx.MLPClassifier``.
 
     Predictions are bitwise equal to the saved estimator's. Raises
@@ -223,8 +232,6 @@ def load(path: Union[PathLike, BinaryIO]) -> "MLPClassifier":
     is no file.
     """
     from sklearn.preprocessing import LabelBinarizer
-
-    from ._estimator import MLPClassifier
 
     data = _read_all(path)
     for key in ("format", "format_version", "params", "attrs", "classes_", "mlpx_version"):
@@ -250,7 +257,7 @@ def load(path: Union[PathLike, BinaryIO]) -> "MLPClassifier":
         if key not in _SCALARS + ("classes_dtype", "y_type"):
             _fail(path, f"unknown attribute {key!r} in 'attrs'")
 
-    est = MLPClassifier()
+    est = _CLASSES[FORMAT]()
     unknown = set(params) - set(est.get_params(deep=False))
     if unknown:
         _fail(path, f"unknown parameters {sorted(unknown)}")
