@@ -28,6 +28,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._activations import ACTIVATIONS
+
 USER_ERROR = 2
 
 
@@ -153,7 +155,7 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", type=_hidden, default=(100,), metavar="SIZES",
                         help="hidden layer sizes, comma separated (default 100)")
     parser.add_argument("--activation", default="logistic",
-                        choices=["logistic", "tanh", "relu", "identity"],
+                        choices=ACTIVATIONS,
                         help="hidden activation (default logistic)")
     parser.add_argument("--solver", default="adam", choices=["adam", "sgd", "lbfgs"],
                         help="optimizer (default adam)")

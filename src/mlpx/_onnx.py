@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
+from ._activations import ACTIVATIONS
+
 if TYPE_CHECKING:
     import onnx
 
@@ -107,7 +109,7 @@ def _check_exportable(est) -> None:
         raise ValueError(
             f"ONNX export needs integer or string class labels, got {classes!r}"
         )
-    if est.activation not in ("identity", "logistic", "tanh", "relu"):
+    if est.activation not in ACTIVATIONS:
         raise ValueError(f"activation {est.activation!r} has no ONNX mapping")
 
 
