@@ -115,12 +115,15 @@ def _check_exportable(est) -> None:
 
 def export_onnx(estimator: Any, path: Optional[Union[str, "os.PathLike[str]"]] = None,
                 *, target_opset: Optional[int] = None) -> "onnx.ModelProto":
-    """Convert a fitted ``MLPClassifier`` to an ``onnx.ModelProto``.
+    """Convert a fitted ``MLPClassifier``, or a fitted scikit-learn
+    ``Pipeline`` that ends in one, to an ``onnx.ModelProto``.
 
     Parameters
     ----------
-    estimator : fitted mlpx.MLPClassifier (a fitted scikit-learn
-        ``MLPClassifier`` works too)
+    estimator : fitted mlpx.MLPClassifier or Pipeline
+        A scikit-learn ``MLPClassifier`` works too. In a pipeline, every step
+        before the last must have an skl2onnx converter (scalers and most
+        scikit-learn transformers do).
     path : str or PathLike, optional
         Also write the model there.
     target_opset : int, optional
@@ -136,16 +139,25 @@ def export_onnx(estimator: Any, path: Optional[Union[str, "os.PathLike[str]"]] =
     skl2onnx = _import_skl2onnx()
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 
+    from sklearn.pipeline import Pipeline
+    from sklearn.utils.validation import check_is_fitted
+
     register()
-    _check_exportable(estimator)
-    dtype = np.asarray(estimator.coefs_[0]).dtype
+    final = estimator
+    if isinstance(estimator, Pipeline):
+        final = estimator.steps[-1][1]
+        check_is_fitted(estimator)
+    _check_exportable(final)
+    dtype = np.asarray(final.coefs_[0]).dtype
     tensor_type = DoubleTensorType if dtype == np.float64 else FloatTensorType
-    n_features = np.asarray(estimator.coefs_[0]).shape[0]
+    # a pipeline's input width is its first step's (the MLP's may differ)
+    n_features = int(getattr(estimator, "n_features_in_", None) or
+                     np.asarray(final.coefs_[0]).shape[0])
     model = skl2onnx.convert_sklearn(
         estimator,
         name="mlpx.MLPClassifier",
         initial_types=[("X", tensor_type([None, n_features]))],
-        options={id(estimator): {"zipmap": False}},
+        options={id(final): {"zipmap": False}},
         target_opset=target_opset,
     )
     if path is not None:
