@@ -570,3 +570,44 @@ def test_activation_names_listed_once():
         assert native.OUT_ACTIVATIONS is _activations.OUT_ACTIVATIONS
         names = set(_activations.ACTIVATIONS) | set(_activations.OUT_ACTIVATIONS)
         assert names <= set(native._ACT_CODE), names - set(native._ACT_CODE)
+
+
+@requires_native
+def test_routed_gemm_sees_every_gemm_then_gives_the_table_back():
+    """_backend.routed_gemm (the diagnostics hook benchmarks/dev/gemmcount.py
+    uses) sends the engine's GEMMs through other functions, then restores."""
+    import ctypes
+
+    from mlpx import _backend
+
+    if _backend.get_backend() != "native":
+        with pytest.raises(RuntimeError, match="native backend"):
+            with _backend.routed_gemm(1, 1):
+                pass
+        return
+    p = _backend.blas_provider()
+    arg = ctypes.c_void_p
+    proto = ctypes.CFUNCTYPE(None, *[arg] * 13)
+    real = {k: proto(p[k]) for k in ("sgemm", "dgemm")}
+    calls = {"sgemm": 0, "dgemm": 0}
+
+    def forwarding(kind):
+        def gemm(*args):
+            calls[kind] += 1
+            real[kind](*args)
+        return proto(gemm)
+
+    wrappers = {k: forwarding(k) for k in calls}
+    addr = {k: ctypes.cast(w, ctypes.c_void_p).value for k, w in wrappers.items()}
+    rng = np.random.default_rng(0)
+    coefs, intercepts = make_net((5, 4, 3), np.float64, rng)
+    X = rng.normal(size=(7, 5))
+    ref = native.forward(coefs, intercepts, X, "logistic", "softmax")
+    with _backend.routed_gemm(addr["sgemm"], addr["dgemm"]) as seen:
+        assert seen["dgemm"] == p["dgemm"]
+        got = native.forward(coefs, intercepts, X, "logistic", "softmax")
+    assert calls["dgemm"] >= 2 and calls["sgemm"] == 0, calls
+    assert np.array_equal(got, ref)
+    before = dict(calls)
+    native.forward(coefs, intercepts, X, "logistic", "softmax")
+    assert calls == before

@@ -106,6 +106,17 @@ def blas_config():
     }
 
 
+def blas_provider():
+    """The native backend's BLAS as the engine uses it: a copy of the dict
+    with ``library``, ``sgemm`` and ``dgemm`` (function addresses), ``ilp64``
+    (64-bit integer arguments), ...; None on the NumPy backend."""
+    from . import _blas
+
+    if name != "native" or _blas.provider is None:
+        return None
+    return dict(_blas.provider)
+
+
 @contextlib.contextmanager
 def routed_gemm(sgemm, dgemm):
     """Route the native engine's GEMM calls through other functions while
@@ -115,9 +126,8 @@ def routed_gemm(sgemm, dgemm):
     every GEMM an epoch makes this way), not for production use. ``sgemm``
     and ``dgemm`` are addresses (ints) of functions with the Fortran
     ``?gemm`` signature and the integer width of the BLAS in use; the
-    context yields that BLAS's description (a dict with ``sgemm``,
-    ``dgemm`` addresses and ``ilp64``), so that the wrappers can forward to
-    it. Raises RuntimeError on the NumPy backend.
+    context yields that BLAS's description (``blas_provider()``), so that
+    the wrappers can forward to it. Raises RuntimeError on the NumPy backend.
     """
     from . import _blas
 

@@ -1,4 +1,4 @@
-"""Where the time goes: ``python -m benchmarks.profile SYSTEM CONFIG [EPOCHS]``.
+"""Where the time goes: ``python -m benchmarks.dev.profile SYSTEM CONFIG [EPOCHS]``.
 
 Sets SYSTEM up on CONFIG in a worker process (as the report does), then
 attaches ``perf record -e cpu-clock -g`` to that process only while it
@@ -6,9 +6,9 @@ trains EPOCHS epochs, and prints the share of samples per library (DSO) and
 the top symbols (self time, all threads of the worker). Needs ``perf``
 (linux-perf); software clock events are enough (no hardware counters here).
 
-    PYTHONPATH=src python -m benchmarks.profile mlpx c 40
-    PYTHONPATH=src python -m benchmarks.profile mlpx a32 3 --quick
-    PYTHONPATH=src python -m benchmarks.profile mlpx e 200 --infer   # predict_proba
+    PYTHONPATH=src python -m benchmarks.dev.profile mlpx c 40
+    PYTHONPATH=src python -m benchmarks.dev.profile mlpx a32 3 --quick
+    PYTHONPATH=src python -m benchmarks.dev.profile mlpx e 200 --infer   # predict_proba
 """
 
 import argparse
@@ -22,8 +22,8 @@ import tempfile
 import time
 from collections import defaultdict
 
-from .machine import default_threads
-from .report import Worker, _apply_autogroup, _own_autogroup
+from ..machine import default_threads
+from ..report import Worker, _apply_autogroup, _own_autogroup
 
 
 def _group(dso):
@@ -130,7 +130,7 @@ def main(argv=None):
                     help="run in a new session whose autogroup has this nice (0 = off)")
     a = ap.parse_args(argv)
     if argv is None and a.priority != 0:
-        rc = _own_autogroup(a.priority, "benchmarks.profile")
+        rc = _own_autogroup(a.priority, "benchmarks.dev.profile")
         if rc is not None:
             return rc
     _apply_autogroup()
