@@ -79,7 +79,7 @@ cdef extern from "mlpx.h" nogil:
                            double *loss)
 
 
-from mlpx._activations import ACTIVATIONS, OUT_ACTIVATIONS
+from ._activations import ACTIVATIONS, OUT_ACTIVATIONS
 SOLVERS = ("sgd", "adam")
 
 _ACT_CODE = {"identity": MLPX_IDENTITY, "logistic": MLPX_LOGISTIC,
