@@ -10,7 +10,6 @@ the bound's own time, so the gap mlpx/bound splits into
 "extra or slower GEMMs" and "time outside GEMM".
 """
 
-import argparse
 import ctypes
 import hashlib
 import os
@@ -20,7 +19,7 @@ import tempfile
 import time
 import warnings
 
-import numpy as np
+from . import run_at_priority, tool_parser
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -142,20 +141,13 @@ def render(cfg, t_plain, t_counted, rows, bshapes, t_bound, btimes):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = tool_parser(__doc__, priority=-20)
     ap.add_argument("config")
     ap.add_argument("epochs", type=int, nargs="?", default=3)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--priority", type=int, default=-20,
-                    help="run in a new session whose autogroup has this nice (0 = off)")
     a = ap.parse_args(argv)
-    if argv is None and a.priority != 0:
-        from ..report import _own_autogroup
-        rc = _own_autogroup(a.priority, "benchmarks.dev.gemmcount")
-        if rc is not None:
-            return rc
-    from ..report import _apply_autogroup
-    _apply_autogroup()
+    rc = run_at_priority(a.priority, "benchmarks.dev.gemmcount", argv)
+    if rc is not None:
+        return rc
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         print(render(*run(a.config, a.epochs, a.quick)))

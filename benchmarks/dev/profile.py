@@ -11,7 +11,6 @@ the top symbols (self time, all threads of the worker). Needs ``perf``
     PYTHONPATH=src python -m benchmarks.dev.profile mlpx e 200 --infer   # predict_proba
 """
 
-import argparse
 import os
 import re
 import shutil
@@ -23,7 +22,8 @@ import time
 from collections import defaultdict
 
 from ..machine import default_threads
-from ..report import Worker, _apply_autogroup, _own_autogroup
+from ..report import Worker
+from . import run_at_priority, tool_parser
 
 
 def _group(dso):
@@ -119,21 +119,16 @@ def profile(system, key, epochs, quick, freq=2000, infer=False):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = tool_parser(__doc__, priority=-15)
     ap.add_argument("system")
     ap.add_argument("config")
     ap.add_argument("epochs", type=int, nargs="?", default=5)
-    ap.add_argument("--quick", action="store_true")
     ap.add_argument("--freq", type=int, default=2000)
     ap.add_argument("--infer", action="store_true", help="profile predict_proba calls instead of epochs")
-    ap.add_argument("--priority", type=int, default=-15,
-                    help="run in a new session whose autogroup has this nice (0 = off)")
     a = ap.parse_args(argv)
-    if argv is None and a.priority != 0:
-        rc = _own_autogroup(a.priority, "benchmarks.dev.profile")
-        if rc is not None:
-            return rc
-    _apply_autogroup()
+    rc = run_at_priority(a.priority, "benchmarks.dev.profile", argv)
+    if rc is not None:
+        return rc
     print(profile(a.system, a.config, a.epochs, a.quick, a.freq, a.infer))
 
 
