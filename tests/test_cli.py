@@ -217,6 +217,13 @@ def test_user_errors_exit_2_with_one_line(data, tmp_path, capsys):
         assert "Traceback" not in done.stderr and cases[case][1] in done.stderr
 
 
+def test_no_command_is_one_line_naming_the_commands():
+    done = _run("mlpx")
+    assert done.returncode == 2 and done.stdout == "", done
+    assert done.stderr.strip().splitlines() == [
+        "mlpx: error: give a command: demo, train, predict, info (see mlpx --help)"]
+
+
 def test_version():
     done = _run("mlpx", "--version")
     assert done.returncode == 0, done.stderr

@@ -428,8 +428,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return USER_ERROR
+        parser.error(f"give a command: {', '.join(COMMANDS)}")
     status: int = args.func(args)
     return status
 
