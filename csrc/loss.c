@@ -259,8 +259,8 @@ double ISA(mlpx_output_loss)(REAL *restrict H, const REAL *restrict b,
         }
     } else {
         /* one logistic output column: its N rows are contiguous, so the
-         * logistic runs once over all of them (1% of an epoch on (e) against
-         * 16 at a time) and each chunk only copies its 16 */
+         * logistic runs once over all of them, vectorized along the rows,
+         * and each chunk only copies its 16 */
         const int flat = O == 1 && out_act == MLPX_LOGISTIC;
         if (flat) ISA(mlpx_bias_act)(H, b, N, 1, out_act);
         REAL T[MLPX_TMAX * MLPX_LANES], YT[MLPX_TMAX * MLPX_LANES];

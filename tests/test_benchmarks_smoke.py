@@ -160,18 +160,18 @@ def test_bound_selfcheck_all_dtypes():
 
 
 def test_core_latency_probe():
-    """benchmarks.corelat compiles and measures a positive, finite round trip."""
-    from benchmarks import corelat
+    """benchmarks.dev.corelat compiles and measures a positive, finite round trip."""
+    from benchmarks.dev import corelat
 
     ns = corelat.roundtrip_ns(2000)
     assert math.isfinite(ns) and 0 < ns < 1e7
 
 
 def test_cross_core_pass_probe():
-    """benchmarks.crosspass times a batch's GEMMs and the one-thread passes
+    """benchmarks.dev.crosspass times a batch's GEMMs and the one-thread passes
     after them (positive, finite; the passes change the data in place)."""
     import numpy as np
-    from benchmarks import crosspass
+    from benchmarks.dev import crosspass
 
     a = crosspass._arrays(np.random.default_rng(0))
     H1 = a["H1"]

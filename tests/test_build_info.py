@@ -92,3 +92,18 @@ def test_installed_record_matches_the_package():
     import importlib.util
     has_core = importlib.util.find_spec("mlpx._core") is not None
     assert info["extension"] == has_core, (info, has_core)
+
+
+def test_progress_extra_is_an_empty_alias():
+    """tqdm is a base dependency: the `progress` extra is still declared
+    (so `pip install mlpx[progress]` works) but installs nothing more."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution("mlpx")
+    except metadata.PackageNotFoundError:
+        pytest.skip("mlpx is not installed (a source tree on PYTHONPATH)")
+    assert "progress" in (dist.metadata.get_all("Provides-Extra") or [])
+    requires = dist.requires or []
+    assert any(r.startswith("tqdm") and "extra" not in r for r in requires), requires
+    assert not [r for r in requires if 'extra == "progress"' in r], requires

@@ -154,13 +154,30 @@ def _bad_files(d, tmp):
     ragged.write_text("a,b,kind\n1,2,x\n3,y\n")
     empty = tmp / "empty.csv"
     empty.write_text("")
+    holes = tmp / "holes.csv"
+    holes.write_text("a,b,kind\n1,2,x\n\n3,4,y\n1,2,x\n5,,y\n")
+    folder = tmp / "folder.npz"
+    folder.mkdir(exist_ok=True)
+    obj = tmp / "obj.npz"
+    np.savez(obj, X=np.ones((4, 2)), y=np.array(["a", None, "b", "a"], dtype=object))
     return {
         "missing data file": (["train", tmp / "absent.csv", "--target", "kind"], "no such file"),
         "bad column": (["train", d / "train.csv", "--target", "nope"], "no column 'nope'"),
         "non-numeric column": (["train", words, "--target", "kind"], "column 'b'"),
         "no target for csv": (["train", d / "train.csv"], "--target"),
-        "ragged csv": (["train", ragged, "--target", "kind"], "row 3"),
+        "ragged csv": (["train", ragged, "--target", "kind"], "data row 2 (line 3)"),
         "empty csv": (["train", empty, "--target", "kind"], "empty"),
+        "missing value": (["train", holes, "--target", "kind"],
+                          "column 'b' of " + str(holes) + " has a missing value on data row 4 (line 6"),
+        "--target with npz": (["train", d / "train.npz", "--target", "kind"], "--target"),
+        "object y in npz": (["train", obj], "y in " + str(obj) + " is an object array"),
+        "bad --hidden": (["train", d / "train.csv", "--target", "kind", "--hidden", "16,abc"],
+                         "--hidden"),
+        "unknown option": (["train", d / "train.csv", "--target", "kind", "--nope"], "--nope"),
+        "out in a missing folder": (["train", d / "train.csv", "--target", "kind",
+                                     "--out", tmp / "absent" / "m.npz"], "no such directory"),
+        "out is a folder": (["train", d / "train.csv", "--target", "kind", "--out", folder],
+                            "is a directory"),
         "not csv or npz": (["train", tmp / "model.txt", "--target", "kind"], None),
         "npz without y": (["train", tmp / "X.npz"], "no array 'y'"),
         "missing model": (["predict", tmp / "absent.npz", d / "new.csv"], "no such file"),
@@ -182,14 +199,18 @@ def test_user_errors_exit_2_with_one_line(data, tmp_path, capsys):
     capsys.readouterr()
     cases = _bad_files(d, tmp_path)
     for case, (args, message) in cases.items():
-        status = main([str(a) for a in args])
+        try:
+            status = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse's own errors
+            status = exc.code
         out, err = capsys.readouterr()
+        assert "usage:" not in err and "data:" not in out, (case, out, err)
         assert status == 2, (case, out, err)
         lines = err.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("mlpx "), (case, err)
+        assert len(lines) == 1 and lines[0].startswith("mlpx"), (case, err)
         if message:
             assert message in lines[0], (case, lines[0])
-    for case in ("non-numeric column",):
+    for case in ("non-numeric column", "bad --hidden"):
         done = mlpx_cmd(*cases[case][0])
         assert done.returncode == 2, (case, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1, (case, done.stderr)
@@ -231,3 +252,43 @@ def test_task_auto_classifies_labels_and_explicit_task_wins(data, tmp_path):
     assert "task: regress (MLPRegressor; --task)" in done.stdout and "held-out R²" in done.stdout
     done = mlpx_cmd("train", d / "train.csv", "--target", "kind", "--task", "regress")
     assert done.returncode == 2 and "numeric target" in done.stderr
+
+
+def test_no_command_is_one_line_naming_the_commands():
+    done = _run("mlpx")
+    assert done.returncode == 2 and done.stdout == "", done
+    assert done.stderr.strip().splitlines() == [
+        "mlpx: error: give a command: demo, train, predict, info (see mlpx --help)"]
+
+
+def test_version():
+    done = _run("mlpx", "--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"mlpx {mlpx.__version__}"
+
+
+@pytest.mark.parametrize("name,sep", [("semi.csv", ";"), ("tabs.csv", "\t"), ("data.tsv", "\t")])
+def test_train_reads_semicolon_and_tab_files(data, tmp_path, name, sep):
+    d, X, y = data
+    path = tmp_path / name
+    lines = [sep.join(FEATURES + ["kind"])]
+    lines += [sep.join([repr(float(v)) for v in X[i]] + [y[i]]) for i in range(len(X))]
+    path.write_text("\n".join(lines) + "\n")
+    done = mlpx_cmd("train", path, "--target", "kind", "--max-iter", "5")
+    assert done.returncode == 0, done.stderr
+    assert f"{len(X)} rows, 3 features, 2 classes" in done.stdout
+
+
+def test_train_without_out_says_the_model_is_not_saved(data):
+    d, X, y = data
+    done = mlpx_cmd("train", d / "train.csv", "--target", "kind", "--max-iter", "5")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "not saved: give --out MODEL.npz to keep the model"
+
+
+def test_demo_runs_both_libraries_under_one_thread_limit():
+    done = _run("mlpx", "demo", "--threads", "1")
+    assert done.returncode == 0, done.stderr
+    assert "threads: BLAS limited to 1 for both libraries (threadpoolctl)" in done.stdout
+    assert "scikit-learn / mlpx:" in done.stdout
+    assert "test predictions after 10 epochs identical" in done.stdout

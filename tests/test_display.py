@@ -106,3 +106,18 @@ def test_regressor_validation_axis_is_r2(data):
     assert disp.ax_.get_title() == "MLPRegressor"
     assert TrainingCurveDisplay.from_estimator(
         _fit(X, y, early_stopping=True)).val_ax_.get_ylabel() == "validation score (accuracy)"
+
+
+def test_saved_figure_keeps_the_right_axis_label(tmp_path):
+    """figure_.savefig(...) of a new figure keeps the second axis' label
+    inside the image (a plain figure cut it off at the right edge)."""
+    from matplotlib.ticker import FormatStrFormatter
+
+    disp = TrainingCurveDisplay(loss_curve=np.linspace(1.0, 0.1, 20),
+                                validation_scores=np.linspace(0.905, 0.975, 20)).plot()
+    # wide tick labels, as the digits' scores get (0.975, ...)
+    disp.val_ax_.yaxis.set_major_formatter(FormatStrFormatter("%.3f"))
+    disp.figure_.savefig(tmp_path / "curve.png")  # lays the figure out, as a user's save does
+    renderer = disp.figure_.canvas.get_renderer()
+    drawn = disp.figure_.get_tightbbox(renderer)  # inches
+    assert drawn.x0 >= 0 and drawn.x1 <= disp.figure_.get_figwidth(), drawn

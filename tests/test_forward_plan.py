@@ -13,7 +13,7 @@ import pytest
 import mlpx
 from mlpx import _estimator
 from mlpx._backend import impl
-from test_kernels import BACKENDS, make_net
+from kernel_helpers import BACKENDS, make_net
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

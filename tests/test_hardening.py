@@ -569,7 +569,8 @@ def test_pickle_records_mlpx_version(fitted):
 
 def test_pickle_from_another_version_warns(fitted, monkeypatch):
     est, X, _ = fitted
-    monkeypatch.setattr(mlpx, "__version__", "0.0.1")
+    # the version the estimator records (mlpx._version's, imported where pickling is)
+    monkeypatch.setattr(sys.modules[type(est).__module__], "__version__", "0.0.1")
     blob = pickle.dumps(est)
     monkeypatch.undo()
     with pytest.warns(InconsistentVersionWarning) as rec:

@@ -7,13 +7,9 @@ Native tests are skipped only when the extension is missing and
 MLPX_BACKEND=numpy; otherwise a missing extension is a failure.
 """
 
-import ctypes
-import math
 import os
 import subprocess
 import sys
-import threading
-import time
 import zlib
 
 import numpy as np
@@ -22,101 +18,10 @@ import pytest
 import mlpx
 from mlpx import _numpy_backend as numpy_backend
 
-ACTS = ("identity", "logistic", "tanh", "relu")
-OUTS = ("identity", "logistic", "softmax", "exp")
-BOUNDED_OUTS = ("identity", "logistic", "softmax")  # exp overflows at +-1e4
-TOL = {np.float64: 1e-12, np.float32: 1e-5}
+from kernel_helpers import (ACTS, BACKENDS, BOUNDED_OUTS, OUTS, TOL, copy_all, hidden_preactivations,
+                            make_data, make_net, native, new_state, rel, rel_all,
+                            requires_native)
 
-
-def _load_native():
-    try:
-        from mlpx import _blas, _core
-    except ImportError as exc:
-        return None, f"{type(exc).__name__}: {exc}"
-    _blas.install(_core)
-    return _core, None
-
-
-native, native_error = _load_native()
-MODE = os.environ.get("MLPX_BACKEND", "auto").strip().lower()
-
-if native is None and MODE != "numpy":
-    raise ImportError(
-        f"compiled mlpx._core unavailable ({native_error}) and MLPX_BACKEND={MODE!r}; "
-        "only MLPX_BACKEND=numpy may run without it")
-
-requires_native = pytest.mark.skipif(
-    native is None,
-    reason=f"compiled mlpx._core unavailable under MLPX_BACKEND=numpy ({native_error})")
-
-BACKENDS = [pytest.param(numpy_backend, id="numpy"),
-            pytest.param(native, id="native", marks=requires_native)]
-
-
-# ---------------------------------------------------------------- helpers
-
-def make_net(widths, dtype, rng, scale=1.0):
-    """Glorot-uniform coefs and intercepts (scikit-learn's init bound)."""
-    coefs, intercepts = [], []
-    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
-        bound = scale * math.sqrt(6.0 / (fan_in + fan_out))
-        coefs.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype))
-        intercepts.append(rng.uniform(-bound, bound, fan_out).astype(dtype))
-    return coefs, intercepts
-
-
-def make_data(n, widths, out, dtype, rng):
-    X = rng.normal(size=(n, widths[0])).astype(dtype)
-    k = widths[-1]
-    if out == "softmax":
-        Y = np.eye(k, dtype=dtype)[rng.integers(0, k, n)]
-    elif out == "logistic":
-        Y = (rng.uniform(size=(n, k)) < 0.5).astype(dtype)
-    elif out == "exp":  # counts, zeros included
-        Y = rng.poisson(1.5, size=(n, k)).astype(dtype)
-    else:
-        Y = rng.normal(size=(n, k)).astype(dtype)
-    sw = rng.uniform(0.5, 2.0, n).astype(dtype)
-    return X, Y, sw
-
-
-def rel(a, b):
-    """max |a - b| / max |b| (both arrays; 0 when both are all zero)."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    scale = np.max(np.abs(b)) if b.size else 0.0
-    diff = np.max(np.abs(a - b)) if b.size else 0.0
-    return diff / scale if scale > 0 else diff
-
-
-def rel_all(got, ref):
-    """rel() over the concatenation of two lists of arrays: the relative
-    difference of the whole gradient / parameter vector. (Per array, a bias
-    gradient that is a float32 sum with cancellation can differ by more than
-    1e-5 of itself between two correct summation orders.)"""
-    return rel(np.concatenate([np.ravel(a) for a in got]),
-               np.concatenate([np.ravel(a) for a in ref]))
-
-
-def copy_all(arrays):
-    return [a.copy() for a in arrays]
-
-
-def new_state(coefs, intercepts, solver):
-    params = list(coefs) + list(intercepts)
-    return [np.zeros_like(p) for p in params * (1 if solver == "sgd" else 2)]
-
-
-def hidden_preactivations(coefs, intercepts, X):
-    """Hidden pre-activations H_i of a relu network (float64 NumPy)."""
-    out, Z = [], X.astype(np.float64)
-    for W, b in zip(coefs[:-1], intercepts[:-1]):
-        H = Z @ W + b
-        out.append(H)
-        Z = np.maximum(H, 0)
-    return out
-
-
-# ---------------------------------------------------------------- gradients
 
 GRAD_SHAPES = [
     (1, (1, 1)),            # one sample, one feature, one output
@@ -368,37 +273,6 @@ def test_train_epoch_matches_numpy(n, widths, batch, dtype, solver):
 
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
-@pytest.mark.parametrize("widths", [(20, 48, 7), (300, 64, 3)], ids=["small", "wide"])
-@pytest.mark.parametrize("limit", [1, 2])
-def test_forward_check_finite(backend, dtype, widths, limit):
-    """forward(..., check_finite=True) is forward's output, bit for bit, for
-    finite X, and ValueError for one NaN, +inf or -inf anywhere in X: first
-    or last entry, the tail of a 512-entry scan block, a later row block,
-    blocks run by other threads. The pass stops at the first bad block."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    rng = np.random.default_rng(21)
-    coefs, intercepts = make_net(widths, dtype, rng)
-    n = 3001
-    X = rng.normal(size=(n, widths[0])).astype(dtype)
-    X_orig = X.copy()
-    with threadpoolctl.threadpool_limits(limit):
-        ref = backend.forward(coefs, intercepts, X, "logistic", "softmax")
-        got = backend.forward(coefs, intercepts, X, "logistic", "softmax", check_finite=True)
-        assert got.dtype == dtype and np.array_equal(got, ref)
-        flat = [0, X.size - 1, 511, 512, 1023 * widths[0] + 5, X.size // 2, X.size - 513]
-        for k, bad in zip(flat, [np.nan, np.inf, -np.inf] * 3):
-            Xb = X.copy()
-            Xb.flat[k] = bad
-            with pytest.raises(ValueError, match="X contains NaN or infinity"):
-                backend.forward(coefs, intercepts, Xb, "logistic", "softmax", check_finite=True)
-            # unchecked, the value simply flows through
-            out = backend.forward(coefs, intercepts, Xb, "logistic", "softmax")
-            assert out.shape == ref.shape
-    assert np.array_equal(X, X_orig)
-
-
 def _labels(kind, n, k, out, dtype, rng):
     """Targets for the output layer: "hard" one-hot (softmax) or 0/1
     (logistic); "soft" probability rows / fractions everywhere; "mixed" hard
@@ -594,44 +468,6 @@ def test_import_keeps_subnormals():
     assert np.float64(2.2250738585072014e-308) / 2 != 0
 
 
-@requires_native
-def test_gil_released_during_train_epoch():
-    """A Python heartbeat thread keeps ticking during one long native call."""
-    rng = np.random.default_rng(3)
-    widths = (256, 512, 512, 10)
-    coefs, intercepts = make_net(widths, np.float64, rng)
-    X0, Y0, _ = make_data(512, widths, "softmax", np.float64, rng)
-    ticks, done = [0], threading.Event()
-
-    def heartbeat():
-        while not done.is_set():
-            ticks[0] += 1
-            time.sleep(0.01)
-
-    thread = threading.Thread(target=heartbeat)
-    thread.start()
-    try:
-        reps = 1
-        while True:  # grow the call until it lasts >= 0.5 s
-            X, Y = np.tile(X0, (reps, 1)), np.tile(Y0, (reps, 1))
-            state = new_state(coefs, intercepts, "sgd")
-            before = ticks[0]
-            t0 = time.perf_counter()
-            native.train_epoch(coefs, intercepts, X, Y, None, None, 32, "logistic",
-                               "softmax", 1e-4, "sgd", state, 1e-3, 0.9, False, 0.9,
-                               0.999, 1e-8, 0)
-            elapsed = time.perf_counter() - t0
-            during = ticks[0] - before
-            if elapsed >= 0.5 or reps >= 1024:
-                break
-            reps *= 2
-    finally:
-        done.set()
-        thread.join()
-    assert elapsed >= 0.5, elapsed
-    assert during >= 5, (during, elapsed)
-
-
 # ---------------------------------------------------------------- validation
 
 @requires_native
@@ -742,3 +578,58 @@ def test_native_without_blas_raises_runtime_error():
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_activation_names_listed_once():
+    """Both backends take their activation names from mlpx._activations, and
+    the compiled bridge maps each of them to an engine code."""
+    from mlpx import _activations
+
+    assert numpy_backend.ACTIVATIONS is _activations.ACTIVATIONS
+    assert numpy_backend.OUT_ACTIVATIONS is _activations.OUT_ACTIVATIONS
+    if native is not None:
+        assert native.ACTIVATIONS is _activations.ACTIVATIONS
+        assert native.OUT_ACTIVATIONS is _activations.OUT_ACTIVATIONS
+        names = set(_activations.ACTIVATIONS) | set(_activations.OUT_ACTIVATIONS)
+        assert names <= set(native._ACT_CODE), names - set(native._ACT_CODE)
+
+
+@requires_native
+def test_routed_gemm_sees_every_gemm_then_gives_the_table_back():
+    """_backend.routed_gemm (the diagnostics hook benchmarks/dev/gemmcount.py
+    uses) sends the engine's GEMMs through other functions, then restores."""
+    import ctypes
+
+    from mlpx import _backend
+
+    if _backend.get_backend() != "native":
+        with pytest.raises(RuntimeError, match="native backend"):
+            with _backend.routed_gemm(1, 1):
+                pass
+        return
+    p = _backend.blas_provider()
+    arg = ctypes.c_void_p
+    proto = ctypes.CFUNCTYPE(None, *[arg] * 13)
+    real = {k: proto(p[k]) for k in ("sgemm", "dgemm")}
+    calls = {"sgemm": 0, "dgemm": 0}
+
+    def forwarding(kind):
+        def gemm(*args):
+            calls[kind] += 1
+            real[kind](*args)
+        return proto(gemm)
+
+    wrappers = {k: forwarding(k) for k in calls}
+    addr = {k: ctypes.cast(w, ctypes.c_void_p).value for k, w in wrappers.items()}
+    rng = np.random.default_rng(0)
+    coefs, intercepts = make_net((5, 4, 3), np.float64, rng)
+    X = rng.normal(size=(7, 5))
+    ref = native.forward(coefs, intercepts, X, "logistic", "softmax")
+    with _backend.routed_gemm(addr["sgemm"], addr["dgemm"]) as seen:
+        assert seen["dgemm"] == p["dgemm"]
+        got = native.forward(coefs, intercepts, X, "logistic", "softmax")
+    assert calls["dgemm"] >= 2 and calls["sgemm"] == 0, calls
+    assert np.array_equal(got, ref)
+    before = dict(calls)
+    native.forward(coefs, intercepts, X, "logistic", "softmax")
+    assert calls == before

@@ -103,6 +103,32 @@ def test_registered_converter_works_in_pipeline(digits):
     assert (label == pipe.predict(X)).mean() > 0.99  # float32 scaler may flip a near-tie
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_export_onnx_takes_a_pipeline(digits, dtype):
+    """export_onnx(pipeline): the whole pipeline, input in the MLP's dtype."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = digits
+    X = X.astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe = make_pipeline(StandardScaler(), MLPClassifier((16,), max_iter=30, random_state=0))
+        pipe.fit(X, y)
+    _, (label, proba) = _run(export_onnx(pipe), X)
+    np.testing.assert_allclose(proba, pipe.predict_proba(X), atol=1e-5)
+    assert (label == pipe.predict(X)).mean() > 0.99  # float32 scaler may flip a near-tie
+
+
+def test_unfitted_pipeline_raises():
+    from sklearn.exceptions import NotFittedError
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    with pytest.raises(NotFittedError):
+        export_onnx(make_pipeline(StandardScaler(), MLPClassifier()))
+
+
 def test_unfitted_raises():
     from sklearn.exceptions import NotFittedError
 

@@ -1,8 +1,7 @@
 """mlpx: a fast multilayer perceptron — C kernels over BLAS, a NumPy twin,
 and a scikit-learn estimator."""
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from ._backend import get_backend
 from ._config import show_config
 from ._api import forward, loss_and_grad

@@ -22,7 +22,10 @@ def forward(coefs, intercepts, X, *, activation="logistic", out_activation="soft
         Output activation: softmax per row, logistic per column, none, or
         exp (Poisson regression).
 
-    The result has the dtype of the coefs (float32 stays float32).
+    Returns
+    -------
+    ndarray of shape (n_samples, n_outputs)
+        In the dtype of the coefs (float32 stays float32).
     """
     v.check_activations(activation, out_activation)
     W, b, dtype = v.check_params(coefs, intercepts)

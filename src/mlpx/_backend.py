@@ -3,7 +3,8 @@
 ``MLPX_BACKEND=auto|native|numpy`` (default auto), read once at import.
 ``native`` raises ImportError when the extension cannot load; ``auto`` falls
 back to NumPy with a RuntimeWarning naming the cause. Every other module gets
-its kernels from ``impl`` here and never imports a backend directly.
+its kernels from ``impl`` here and never imports a backend directly, and
+asks ``blas_config()`` (never ``_blas``) which BLAS the backend runs on.
 
 A NumPy-only install (``MLPX_NO_EXTENSION=1``, or a source build that found
 no working compiler) says so in ``mlpx/_build_info.py``, written at build
@@ -11,6 +12,7 @@ time: ``auto`` then uses NumPy without a warning (the choice was made, and
 reported, when it was installed), ``native`` still raises, naming the cause.
 """
 
+import contextlib
 import os
 import warnings
 
@@ -78,3 +80,62 @@ name, impl, fallback_reason = _load()
 def get_backend():
     """Return the active backend: "native" or "numpy"."""
     return name
+
+
+def blas_config():
+    """What the native backend's BLAS is, for ``show_config``: a dict of
+    ``blas_*``, ``kernels`` and ``threads`` entries; None on the NumPy
+    backend (its matmuls run on NumPy's own BLAS)."""
+    from . import _blas
+
+    if name != "native" or _blas.provider is None:
+        return None
+    p = _blas.provider
+    cpu = os.environ.get("MLPX_CPU", "").strip()
+    return {
+        "blas_library": p["library"],
+        "blas_source": p["source"],
+        "blas_symbol": p["symbol"] + (" (ILP64)" if p["ilp64"] else " (LP64)"),
+        "blas_config": _blas.config(),
+        "blas_threads": _blas.threads(),
+        # the private one-thread instance for GEMMs too big for one thread of
+        # the shared BLAS, made at first use: whether made, its library, memory
+        "blas_local": _blas.describe_local(),
+        "kernels": impl._kernel_path() + (f" (MLPX_CPU={cpu})" if cpu else ""),
+        "threads": f"up to {_blas.threads()} (the BLAS limit); results do not depend on it",
+    }
+
+
+def blas_provider():
+    """The native backend's BLAS as the engine uses it: a copy of the dict
+    with ``library``, ``sgemm`` and ``dgemm`` (function addresses), ``ilp64``
+    (64-bit integer arguments), ...; None on the NumPy backend."""
+    from . import _blas
+
+    if name != "native" or _blas.provider is None:
+        return None
+    return dict(_blas.provider)
+
+
+@contextlib.contextmanager
+def routed_gemm(sgemm, dgemm):
+    """Route the native engine's GEMM calls through other functions while
+    the ``with`` block runs, then give the table back to the BLAS it had.
+
+    A diagnostics hook (``benchmarks/dev/gemmcount.py`` counts and times
+    every GEMM an epoch makes this way), not for production use. ``sgemm``
+    and ``dgemm`` are addresses (ints) of functions with the Fortran
+    ``?gemm`` signature and the integer width of the BLAS in use; the
+    context yields that BLAS's description (``blas_provider()``), so that
+    the wrappers can forward to it. Raises RuntimeError on the NumPy backend.
+    """
+    from . import _blas
+
+    if name != "native" or _blas.provider is None:
+        raise RuntimeError("routed_gemm needs the native backend")
+    p = _blas.provider
+    impl._set_blas(sgemm, dgemm, p["ilp64"], p.get("get_threads"))
+    try:
+        yield dict(p)
+    finally:
+        impl._set_blas(p["sgemm"], p["dgemm"], p["ilp64"], p.get("get_threads"))

@@ -1,20 +1,22 @@
-"""The ``train``, ``predict`` and ``info`` commands of ``python -m mlpx``.
+"""The commands of ``python -m mlpx`` (also installed as ``mlpx``).
 
-``COMMANDS`` has the shape of ``mlpx.__main__.COMMANDS``: name -> (help,
-add_arguments(parser), run(args) -> exit status). ``add_commands(subparsers)``
-registers them on any argparse subparsers object (each sets ``func``).
-``python -m mlpx._cli`` runs them on their own.
+``COMMANDS``: name -> (help, add_arguments(parser), run(args) -> exit
+status). ``add_commands(subparsers)`` registers them on any argparse
+subparsers object (each sets ``func``); ``main(argv)`` is the entry point.
 
     mlpx train DATA --target COLUMN [--task auto|classify|regress]
                [--hidden 64,32] [--activation A] [--solver S] [--max-iter N]
                [--out model.npz]
     mlpx predict MODEL DATA [--proba]
     mlpx info
+    mlpx demo [--threads N] [--plot FILE]   (mlpx._demo)
+    mlpx --version
 
-DATA is a ``.csv`` file with a header row (every column but the target must
-be numeric) or a ``.npz`` file with arrays ``X`` and ``y``. User errors (a
-missing file, an unknown column, a non-numeric value, a bad model file) print
-one line on stderr and exit with status 2.
+DATA is a ``.csv`` (or ``.tsv``) file with a header row (every column but
+the target must be numeric; the delimiter, comma, semicolon or tab, is read
+from the header) or a ``.npz`` file with arrays ``X`` and ``y``. User errors
+(a missing file, an unknown column, a missing or non-numeric value, a bad
+model file, a bad option) print one line on stderr and exit with status 2.
 """
 
 from __future__ import annotations
@@ -25,9 +27,13 @@ import os
 import sys
 import time
 import warnings
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 import numpy as np
+
+from . import _demo
+from ._activations import ACTIVATIONS
+from ._version import __version__
 
 USER_ERROR = 2
 
@@ -39,8 +45,21 @@ class CLIError(Exception):
 # ------------------------------------------------------------------ data
 
 
+# cells that mean "no value" in CSV files written by common tools
+_MISSING = {"", "na", "n/a", "nan", "null", "none", "?"}
+_DELIMITERS = ",;\t"
+
+
 def _parse_number(text: str) -> float:
     return float(text)  # ValueError for anything else ("", "abc")
+
+
+def _delimiter(path: str, header: str) -> str:
+    """Tab for ``.tsv``; else the first of comma, semicolon, tab that the
+    header row holds (a one-column file: comma)."""
+    if path.lower().endswith(".tsv"):
+        return "\t"
+    return next((d for d in _DELIMITERS if d in header), ",")
 
 
 def _labels(values: List[str]) -> np.ndarray:
@@ -64,23 +83,39 @@ def read_csv(path: str, target: Optional[str] = None,
     be numeric.
     """
     with open(path, newline="") as f:
-        rows = list(csv.reader(f))
+        first = f.readline()
+        f.seek(0)
+        rows = list(csv.reader(f, delimiter=_delimiter(path, first)))
     if not rows:
         raise CLIError(f"{path} is empty")
     header = [h.strip() for h in rows[0]]
-    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
+    # (line number, row) of the data rows; blank lines are skipped
+    numbered = [(n, r) for n, r in enumerate(rows[1:], start=2)
+                if any(cell.strip() for cell in r)]
+    body = [r for _, r in numbered]
     if not body:
         raise CLIError(f"{path} has a header row but no data")
-    for i, r in enumerate(body):
+    for i, (line, r) in enumerate(numbered):
         if len(r) != len(header):
-            raise CLIError(f"{path} row {i + 2} has {len(r)} fields, the header has {len(header)}")
+            raise CLIError(f"{path} data row {i + 1} (line {line}) has {len(r)} fields, "
+                           f"the header has {len(header)}")
     if len(set(header)) != len(header):
         raise CLIError(f"{path} has duplicate column names")
     for name in ([target] if target is not None else []) + list(features or []):
         if name not in header:
             raise CLIError(f"no column {name!r} in {path} (columns: {', '.join(header)})")
     column = {name: j for j, name in enumerate(header)}
-    y = _labels([r[column[target]].strip() for r in body]) if target is not None else None
+
+    def missing(name: str, i: int, cell: str) -> CLIError:
+        return CLIError(f"column {name!r} of {path} has a missing value on data row "
+                        f"{i + 1} (line {numbered[i][0]}: {cell!r}); fill or drop that row")
+
+    if target is not None:
+        labels = [r[column[target]].strip() for r in body]
+        for i, cell in enumerate(labels):
+            if cell.lower() in _MISSING:
+                raise missing(target, i, cell)
+    y = _labels(labels) if target is not None else None
     names = list(features) if features is not None else [h for h in header if h != target]
     if not names:
         raise CLIError(f"{path} has no feature columns besides {target!r}")
@@ -88,13 +123,27 @@ def read_csv(path: str, target: Optional[str] = None,
     for j, name in enumerate(names):
         for i, r in enumerate(body):
             cell = r[column[name]].strip()
+            if cell.lower() in _MISSING:
+                raise missing(name, i, cell)
             try:
                 X[i, j] = _parse_number(cell)
             except ValueError:
                 raise CLIError(
                     f"column {name!r} of {path} is not numeric "
-                    f"(row {i + 2}: {cell!r})") from None
+                    f"(data row {i + 1}, line {numbered[i][0]}: {cell!r})") from None
     return X, y, names
+
+
+def _npz_array(path: str, data, key: str) -> np.ndarray:
+    try:
+        return data[key]
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):
+            raise
+        raise CLIError(
+            f"{key} in {path} is an object array, which mlpx does not read (loading it "
+            f"would need pickle); save it as numbers or strings, e.g. "
+            f"np.savez(path, X=X.astype(float), y=y.astype(str))") from None
 
 
 def read_npz(path: str, need_y: bool) -> Tuple[np.ndarray, Optional[np.ndarray]]:
@@ -104,8 +153,8 @@ def read_npz(path: str, need_y: bool) -> Tuple[np.ndarray, Optional[np.ndarray]]
             if missing:
                 raise CLIError(f"{path} has no array {missing[0]!r} "
                                f"(arrays: {', '.join(data.files) or 'none'})")
-            X = data["X"]
-            y = data["y"] if need_y else None
+            X = _npz_array(path, data, "X")
+            y = _npz_array(path, data, "y") if need_y else None
     except CLIError:
         raise
     except (ValueError, OSError, EOFError) as exc:
@@ -123,13 +172,16 @@ def read_data(path: str, target: Optional[str], need_y: bool,
     if not os.path.exists(path):
         raise CLIError(f"no such file: {path}")
     if path.lower().endswith(".npz"):
+        if target is not None:
+            raise CLIError(f"--target names a CSV column; {path} is an .npz file, whose "
+                           "labels are its array y: drop --target")
         X, y = read_npz(path, need_y)
         return X, y, None
-    if path.lower().endswith(".csv"):
+    if path.lower().endswith((".csv", ".tsv")):
         if need_y and target is None:
             raise CLIError(f"--target COLUMN is required for a .csv file ({path})")
         return read_csv(path, target if need_y else None, features)
-    raise CLIError(f"{path}: DATA must be a .csv or .npz file")
+    raise CLIError(f"{path}: DATA must be a .csv, .tsv or .npz file")
 
 
 # ----------------------------------------------------------------- train
@@ -154,7 +206,7 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", type=_hidden, default=(100,), metavar="SIZES",
                         help="hidden layer sizes, comma separated (default 100)")
     parser.add_argument("--activation", default="logistic",
-                        choices=["logistic", "tanh", "relu", "identity"],
+                        choices=ACTIVATIONS,
                         help="hidden activation (default logistic)")
     parser.add_argument("--solver", default="adam", choices=["adam", "sgd", "lbfgs"],
                         help="optimizer (default adam)")
@@ -189,6 +241,24 @@ def _choose_task(y: np.ndarray, task: str) -> Tuple[str, str]:
                         f"with {distinct} distinct value{'s' if distinct != 1 else ''}")
 
 
+def _saved_path(out: str) -> str:
+    """Where ``save`` writes: numpy.savez appends .npz to a path without it."""
+    return out if out.endswith(".npz") else out + ".npz"
+
+
+def _check_writable(out: str) -> None:
+    """Raise CLIError unless ``out`` can be written: checked before training,
+    so that a bad path does not cost a fit."""
+    path = _saved_path(out)
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CLIError(f"--out {out}: is a directory")
+    if not os.path.isdir(folder):
+        raise CLIError(f"--out {out}: no such directory: {folder}")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise CLIError(f"--out {out}: not writable")
+
+
 def _train(args: argparse.Namespace) -> int:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import train_test_split
@@ -200,6 +270,8 @@ def _train(args: argparse.Namespace) -> int:
         raise CLIError("--max-iter must be at least 1")
     if not 0 < args.test_size < 1:
         raise CLIError("--test-size must be between 0 and 1")
+    if args.out:
+        _check_writable(args.out)
     X, y, names = read_data(args.data, args.target, need_y=True)
     X = np.ascontiguousarray(X, dtype=args.dtype)
     task, why = _choose_task(y, args.task)
@@ -238,8 +310,9 @@ def _train(args: argparse.Namespace) -> int:
         if names is not None:
             model.feature_names_in_ = np.array(names, dtype=object)
         _io.save(model, args.out)
-        saved = args.out if args.out.endswith(".npz") else args.out + ".npz"
-        print(f"saved: {saved}")
+        print(f"saved: {_saved_path(args.out)}")
+    else:
+        print("not saved: give --out MODEL.npz to keep the model")
     return 0
 
 
@@ -346,6 +419,8 @@ Command = Tuple[str, Callable[[argparse.ArgumentParser], None],
                 Callable[[argparse.Namespace], int]]
 
 COMMANDS: Dict[str, Command] = {
+    "demo": ("train on scikit-learn's digits and compare with scikit-learn",
+             _demo.add_arguments, _reporting("demo", _demo.run)),
     "train": ("train an MLPClassifier or MLPRegressor on a .csv or .npz file",
               _train_arguments, _reporting("train", _train)),
     "predict": ("predict with a saved model; CSV on stdout",
@@ -366,14 +441,27 @@ def add_commands(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser
         sub.set_defaults(func=run)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m mlpx._cli COMMAND ...``: these commands without the demo."""
-    parser = argparse.ArgumentParser(prog="mlpx", description="mlpx: a fast multilayer perceptron.")
+class _Parser(argparse.ArgumentParser):
+    """An option error is one line on stderr and status 2, like every other
+    user error (argparse's default also prints the whole usage block)."""
+
+    def error(self, message: str) -> "NoReturn":
+        self.exit(USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mlpx", description="mlpx: a fast multilayer perceptron.")
+    parser.add_argument("--version", action="version", version=f"mlpx {__version__}")
     add_commands(parser.add_subparsers(dest="command", metavar="command"))
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``mlpx COMMAND ...`` (``python -m mlpx``); returns the exit status."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return USER_ERROR
+        parser.error(f"give a command: {', '.join(COMMANDS)}")
     status: int = args.func(args)
     return status
 

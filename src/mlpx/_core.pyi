@@ -12,8 +12,8 @@ updates ``coefs``, ``intercepts`` and ``state`` in place.
 from typing import Optional, Sequence, Tuple, List
 import numpy as np
 
-ACTIVATIONS: Tuple[str, ...]       # ("identity", "logistic", "tanh", "relu")
-OUT_ACTIVATIONS: Tuple[str, ...]   # ("identity", "logistic", "softmax", "exp")
+ACTIVATIONS: Tuple[str, ...]       # mlpx._activations.ACTIVATIONS
+OUT_ACTIVATIONS: Tuple[str, ...]   # mlpx._activations.OUT_ACTIVATIONS
 SOLVERS: Tuple[str, ...]           # ("sgd", "adam")
 
 def forward(coefs: Sequence[np.ndarray], intercepts: Sequence[np.ndarray],

@@ -86,8 +86,7 @@ cdef extern from "mlpx.h" nogil:
                            double *loss)
 
 
-ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
-OUT_ACTIVATIONS = ("identity", "logistic", "softmax", "exp")
+from ._activations import ACTIVATIONS, OUT_ACTIVATIONS
 SOLVERS = ("sgd", "adam")
 
 _ACT_CODE = {"identity": MLPX_IDENTITY, "logistic": MLPX_LOGISTIC,

@@ -122,7 +122,7 @@ class TrainingCurveDisplay:
         Parameters
         ----------
         ax : matplotlib Axes, optional
-            Default: a new figure and axes.
+            Default: a new figure (constrained layout) and axes.
         loss_kw, val_kw : dict, optional
             Keyword arguments for the two ``Axes.plot`` calls.
 
@@ -132,7 +132,9 @@ class TrainingCurveDisplay:
         """
         plt = _pyplot()
         if ax is None:
-            _, ax = plt.subplots()
+            # constrained layout makes room for the second axis' label,
+            # which a plain figure cuts off at its right edge when saved
+            _, ax = plt.subplots(layout="constrained")
         epochs = np.arange(1, len(self.loss_curve) + 1)
         self.line_, = ax.plot(epochs, self.loss_curve,
                               **{"color": "C0", "label": "training loss", **(loss_kw or {})})

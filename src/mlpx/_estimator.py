@@ -48,12 +48,15 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._activations import ACTIVATIONS
 from ._backend import impl
 from ._validation import c_aligned
 from ._progress import EpochProgress
 from ._reductions import one_thread_reductions
 from ._stochastic_optimizers import StochasticOptimizer
 from ._exceptions import DivergenceWarning, InconsistentVersionWarning
+from ._version import __version__
+from ._io import register, save as _save
 
 try:  # scikit-learn's own switch: scipy >= 1.15 dropped L-BFGS-B's iprint
     from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
@@ -184,7 +187,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "activation": [StrOptions(set(ACTIVATIONS))],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
@@ -672,13 +675,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
             ) from None
 
     def __getstate__(self):
-        from . import __version__
-
         return dict(super().__getstate__(), _mlpx_version=__version__)
 
     def __setstate__(self, state):
-        from . import __version__
-
         state = dict(state)
         pickled = state.pop("_mlpx_version", "unknown")
         if pickled != __version__:
@@ -695,9 +694,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         ----------
         path : str, path-like or binary file object
         """
-        from ._io import save
-
-        save(self, path)
+        _save(self, path)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -705,6 +702,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         return tags
 
 
+@register
 class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     """Multi-layer perceptron classifier, trained by mlpx's native epoch loop.
 
@@ -764,8 +762,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         Maximum loss evaluations ("lbfgs").
     progress_bar : bool, default=False
         Show a tqdm bar over the epochs of ``fit`` ("sgd", "adam"), with the
-        loss and validation score; needs ``tqdm`` (the ``mlpx[progress]``
-        extra). Not part of scikit-learn's estimator.
+        loss and validation score (tqdm, a dependency of mlpx). Not part
+        of scikit-learn's estimator.
 
     Attributes
     ----------
@@ -929,6 +927,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         return tags
 
 
+@register
 class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
     """Multi-layer perceptron regressor, trained by mlpx's native epoch loop.
 

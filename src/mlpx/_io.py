@@ -41,16 +41,27 @@ import struct
 import zipfile
 import zlib
 from numbers import Integral, Real
-from typing import TYPE_CHECKING, Any, BinaryIO, Dict, NoReturn, Union
+from typing import Any, BinaryIO, Callable, Dict, NoReturn, Union
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from ._estimator import MLPClassifier
+from ._version import __version__
 
 FORMAT = "mlpx.MLPClassifier"
 REGRESSOR_FORMAT = "mlpx.MLPRegressor"
 FORMAT_VERSION = 1
+
+# format name -> the estimator class that ``load`` rebuilds; filled by
+# ``register`` where the class is defined, so that this module never imports
+# the estimators (they import it, to save)
+_CLASSES: Dict[str, Callable[[], Any]] = {}
+
+
+def register(cls: type) -> type:
+    """Class decorator: ``load`` rebuilds files of format ``"mlpx.<name>"``
+    as instances of ``cls`` (made with no arguments, then ``set_params``)."""
+    _CLASSES[f"mlpx.{cls.__name__}"] = cls
+    return cls
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -85,14 +96,11 @@ def save(estimator: Any, path: Union[PathLike, BinaryIO]) -> None:
     ``numpy.savez`` appends ``.npz`` to a path without it. A ``random_state``
     that is a ``RandomState`` instance cannot be stored and is saved as None.
     """
+    from sklearn.base import is_regressor
     from sklearn.utils.validation import check_is_fitted
 
-    from . import __version__
-
-    from ._estimator import MLPRegressor
-
     check_is_fitted(estimator, "coefs_")
-    regressor = isinstance(estimator, MLPRegressor)
+    regressor = is_regressor(estimator)
     params = estimator.get_params(deep=False)
     if not isinstance(params.get("random_state"), (type(None), Integral, np.integer)):
         params["random_state"] = None
@@ -227,7 +235,7 @@ def _json(path, data, key) -> dict:
     return value
 
 
-def load(path: Union[PathLike, BinaryIO]) -> "MLPClassifier":
+def load(path: Union[PathLike, BinaryIO]) -> Any:
     """Read a model written by ``save``; returns a fitted ``mlpx.MLPClassifier``
     or ``mlpx.MLPRegressor``, as saved.
 
@@ -237,8 +245,6 @@ def load(path: Union[PathLike, BinaryIO]) -> "MLPClassifier":
     holds arrays of the wrong dtype or shape; FileNotFoundError when there
     is no file.
     """
-
-    from ._estimator import MLPClassifier, MLPRegressor
 
     data = _read_all(path)
     for key in ("format", "format_version", "params", "attrs", "mlpx_version"):
@@ -268,7 +274,7 @@ def load(path: Union[PathLike, BinaryIO]) -> "MLPClassifier":
         if key not in _SCALARS + class_keys:
             _fail(path, f"unknown attribute {key!r} in 'attrs'")
 
-    est = MLPRegressor() if regressor else MLPClassifier()
+    est = _CLASSES[fmt]()
     unknown = set(params) - set(est.get_params(deep=False))
     if unknown:
         _fail(path, f"unknown parameters {sorted(unknown)}")

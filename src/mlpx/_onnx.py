@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
+from ._activations import ACTIVATIONS
+
 if TYPE_CHECKING:
     import onnx
 
@@ -151,7 +153,7 @@ def _check_exportable(est) -> None:
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(est, "coefs_")
-    if est.activation not in ("identity", "logistic", "tanh", "relu"):
+    if est.activation not in ACTIVATIONS:
         raise ValueError(f"activation {est.activation!r} has no ONNX mapping")
     if not hasattr(est, "classes_"):  # a regressor
         return
@@ -161,19 +163,19 @@ def _check_exportable(est) -> None:
         raise ValueError(
             f"ONNX export needs integer or string class labels, got {classes!r}"
         )
-    if est.activation not in ("identity", "logistic", "tanh", "relu"):
-        raise ValueError(f"activation {est.activation!r} has no ONNX mapping")
 
 
 def export_onnx(estimator: Any, path: Optional[Union[str, "os.PathLike[str]"]] = None,
                 *, target_opset: Optional[int] = None) -> "onnx.ModelProto":
-    """Convert a fitted ``MLPClassifier`` or ``MLPRegressor`` to an
-    ``onnx.ModelProto``.
+    """Convert a fitted ``MLPClassifier`` or ``MLPRegressor``, or a fitted
+    scikit-learn ``Pipeline`` that ends in one, to an ``onnx.ModelProto``.
 
     Parameters
     ----------
-    estimator : fitted mlpx.MLPClassifier or mlpx.MLPRegressor (a fitted
-        scikit-learn ``MLPClassifier`` works too)
+    estimator : fitted mlpx.MLPClassifier, mlpx.MLPRegressor or Pipeline
+        A scikit-learn ``MLPClassifier`` works too. In a pipeline, every step
+        before the last must have an skl2onnx converter (scalers and most
+        scikit-learn transformers do).
     path : str or PathLike, optional
         Also write the model there.
     target_opset : int, optional
@@ -191,16 +193,25 @@ def export_onnx(estimator: Any, path: Optional[Union[str, "os.PathLike[str]"]] =
     skl2onnx = _import_skl2onnx()
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 
+    from sklearn.pipeline import Pipeline
+    from sklearn.utils.validation import check_is_fitted
+
     register()
-    _check_exportable(estimator)
-    dtype = np.asarray(estimator.coefs_[0]).dtype
+    final = estimator
+    if isinstance(estimator, Pipeline):
+        final = estimator.steps[-1][1]
+        check_is_fitted(estimator)
+    _check_exportable(final)
+    dtype = np.asarray(final.coefs_[0]).dtype
     tensor_type = DoubleTensorType if dtype == np.float64 else FloatTensorType
-    n_features = np.asarray(estimator.coefs_[0]).shape[0]
+    # a pipeline's input width is its first step's (the MLP's may differ)
+    n_features = int(getattr(estimator, "n_features_in_", None) or
+                     np.asarray(final.coefs_[0]).shape[0])
     model = skl2onnx.convert_sklearn(
         estimator,
         name=f"mlpx.{type(estimator).__name__}",
         initial_types=[("X", tensor_type([None, n_features]))],
-        options={id(estimator): {"zipmap": False}} if hasattr(estimator, "classes_") else None,
+        options={id(final): {"zipmap": False}} if hasattr(final, "classes_") else None,
         target_opset=target_opset,
     )
     if path is not None:

@@ -10,6 +10,7 @@ import numbers
 
 import numpy as np
 
+from ._activations import ACTIVATIONS, OUT_ACTIVATIONS
 from ._backend import impl
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -187,5 +188,5 @@ def check_alpha(alpha):
 
 
 def check_activations(activation, out_activation):
-    check_choice(activation, "activation", impl.ACTIVATIONS)
-    check_choice(out_activation, "out_activation", impl.OUT_ACTIVATIONS)
+    check_choice(activation, "activation", ACTIVATIONS)
+    check_choice(out_activation, "out_activation", OUT_ACTIVATIONS)

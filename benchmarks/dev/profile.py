@@ -1,4 +1,4 @@
-"""Where the time goes: ``python -m benchmarks.profile SYSTEM CONFIG [EPOCHS]``.
+"""Where the time goes: ``python -m benchmarks.dev.profile SYSTEM CONFIG [EPOCHS]``.
 
 Sets SYSTEM up on CONFIG in a worker process (as the report does), then
 attaches ``perf record -e cpu-clock -g`` to that process only while it
@@ -6,12 +6,11 @@ trains EPOCHS epochs, and prints the share of samples per library (DSO) and
 the top symbols (self time, all threads of the worker). Needs ``perf``
 (linux-perf); software clock events are enough (no hardware counters here).
 
-    PYTHONPATH=src python -m benchmarks.profile mlpx c 40
-    PYTHONPATH=src python -m benchmarks.profile mlpx a32 3 --quick
-    PYTHONPATH=src python -m benchmarks.profile mlpx e 200 --infer   # predict_proba
+    PYTHONPATH=src python -m benchmarks.dev.profile mlpx c 40
+    PYTHONPATH=src python -m benchmarks.dev.profile mlpx a32 3 --quick
+    PYTHONPATH=src python -m benchmarks.dev.profile mlpx e 200 --infer   # predict_proba
 """
 
-import argparse
 import os
 import re
 import shutil
@@ -22,8 +21,9 @@ import tempfile
 import time
 from collections import defaultdict
 
-from .machine import default_threads
-from .report import Worker, _apply_autogroup, _own_autogroup
+from ..machine import default_threads
+from ..report import Worker
+from . import run_at_priority, tool_parser
 
 
 def _group(dso):
@@ -119,21 +119,16 @@ def profile(system, key, epochs, quick, freq=2000, infer=False):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = tool_parser(__doc__, priority=-15)
     ap.add_argument("system")
     ap.add_argument("config")
     ap.add_argument("epochs", type=int, nargs="?", default=5)
-    ap.add_argument("--quick", action="store_true")
     ap.add_argument("--freq", type=int, default=2000)
     ap.add_argument("--infer", action="store_true", help="profile predict_proba calls instead of epochs")
-    ap.add_argument("--priority", type=int, default=-15,
-                    help="run in a new session whose autogroup has this nice (0 = off)")
     a = ap.parse_args(argv)
-    if argv is None and a.priority != 0:
-        rc = _own_autogroup(a.priority, "benchmarks.profile")
-        if rc is not None:
-            return rc
-    _apply_autogroup()
+    rc = run_at_priority(a.priority, "benchmarks.dev.profile", argv)
+    if rc is not None:
+        return rc
     print(profile(a.system, a.config, a.epochs, a.quick, a.freq, a.infer))
 
 

@@ -1,16 +1,15 @@
 """Which GEMMs mlpx calls and how much of an epoch they take:
-``python -m benchmarks.gemmcount CONFIG [EPOCHS] [--quick]``.
+``python -m benchmarks.dev.gemmcount CONFIG [EPOCHS] [--quick]``.
 
 Diagnostic only (not part of the timed benchmark): in this process, mlpx's
-GEMM table is pointed at ``gemm_count.c``'s wrappers (through the bridge's
-private ``_core._set_blas``), which forward to the same BLAS and time each
+GEMM table is pointed at ``gemm_count.c``'s wrappers (through
+``mlpx._backend.routed_gemm``, the documented hook for this), which forward to the same BLAS and time each
 call; then ``fit`` runs EPOCHS epochs. Prints per call shape the calls and
 seconds per epoch, next to the GEMM list of the bound (``gemm_bound.c``) and
 the bound's own time, so the gap mlpx/bound splits into
 "extra or slower GEMMs" and "time outside GEMM".
 """
 
-import argparse
 import ctypes
 import hashlib
 import os
@@ -20,7 +19,7 @@ import tempfile
 import time
 import warnings
 
-import numpy as np
+from . import run_at_priority, tool_parser
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -61,15 +60,14 @@ def run(key, epochs, quick):
     import threadpoolctl
     threadpoolctl.threadpool_limits(int(os.environ.get("BENCH_THREADS", "0")) or None)
     import mlpx
-    from mlpx import _backend, _blas
-    from .bound import Bound, get_provider
-    from .configs import get_config, make_data
-    from .systems import MlpxSystem
+    from mlpx import _backend
+    from ..bound import Bound, get_provider
+    from ..configs import get_config, make_data
+    from ..systems import MlpxSystem
 
     if mlpx.get_backend() != "native":
         raise SystemExit(f"mlpx backend is {mlpx.get_backend()!r}: nothing to count")
-    core = _backend.impl
-    p = _blas.provider
+    p = _backend.blas_provider()
     lib = _compile()
     cfg = get_config(key, quick)
     s = MlpxSystem()
@@ -77,13 +75,10 @@ def run(key, epochs, quick):
     t_plain = min(s.train(epochs) for _ in range(2)) / epochs
     lib.gc_init(p["sgemm"], p["dgemm"], int(p["ilp64"]))
     addr = lambda name: ctypes.cast(getattr(lib, name), ctypes.c_void_p).value  # noqa: E731
-    core._set_blas(addr("gc_sgemm"), addr("gc_dgemm"), p["ilp64"])
-    try:
+    with _backend.routed_gemm(addr("gc_sgemm"), addr("gc_dgemm")):
         s.train(1)                       # warm-up through the wrappers
         lib.gc_init(p["sgemm"], p["dgemm"], int(p["ilp64"]))
         t_counted = s.train(epochs) / epochs
-    finally:
-        core._set_blas(p["sgemm"], p["dgemm"], p["ilp64"])
     rows = []
     t = ctypes.create_string_buffer(3)
     mnk = (ctypes.c_int64 * 4)()
@@ -146,20 +141,13 @@ def render(cfg, t_plain, t_counted, rows, bshapes, t_bound, btimes):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = tool_parser(__doc__, priority=-20)
     ap.add_argument("config")
     ap.add_argument("epochs", type=int, nargs="?", default=3)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--priority", type=int, default=-20,
-                    help="run in a new session whose autogroup has this nice (0 = off)")
     a = ap.parse_args(argv)
-    if argv is None and a.priority != 0:
-        from .report import _own_autogroup
-        rc = _own_autogroup(a.priority, "benchmarks.gemmcount")
-        if rc is not None:
-            return rc
-    from .report import _apply_autogroup
-    _apply_autogroup()
+    rc = run_at_priority(a.priority, "benchmarks.dev.gemmcount", argv)
+    if rc is not None:
+        return rc
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         print(render(*run(a.config, a.epochs, a.quick)))

@@ -1,5 +1,5 @@
 """What a one-thread pass pays for data a threaded GEMM just wrote:
-``python -m benchmarks.crosspass [SECONDS]``.
+``python -m benchmarks.dev.crosspass [SECONDS]``.
 
 The epoch of (a) at batch 2048 (784-256-128-10, f32) alternates OpenBLAS's
 threaded GEMMs with mlpx's one-thread passes (bias + activation, the

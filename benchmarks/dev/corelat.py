@@ -1,4 +1,4 @@
-"""Core-to-core latency of this machine, now: ``python -m benchmarks.corelat
+"""Core-to-core latency of this machine, now: ``python -m benchmarks.dev.corelat
 [SECONDS]`` prints the round trip of a cache line between two threads
 (``corelat.c``) twice a second.
 
@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from .bound import compile_shared
+from ..bound import compile_shared
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corelat.c")
 
