@@ -1,6 +1,7 @@
 """The systems under test. Each one trains the same network (logistic hidden
-units, softmax or one logistic output, plain minibatch SGD with shuffling, no
-momentum, no penalty) on the same data, and times whole epochs.
+units, softmax or one logistic output, or one identity output with half the
+squared error for the regression configuration; plain minibatch SGD with
+shuffling, no momentum, no penalty) on the same data, and times whole epochs.
 
 Interface (used in-process by the pytest-benchmark suite, and inside one
 worker process per system by ``benchmarks.report``):
@@ -9,7 +10,7 @@ worker process per system by ``benchmarks.report``):
     s.load()                # optional: import the system's libraries (no data, no timing)
     s.setup(cfg, threads)   # data, model, compilation, one warm-up; raises Skip
     s.train(k) -> seconds   # k whole epochs, timed inside (k >= 1)
-    s.infer() -> seconds    # predict_proba (or the peer's forward) on 10,000 rows
+    s.infer() -> seconds    # predict_proba / predict (or the peer's forward) on 10,000 rows
     s.info() -> dict        # versions, backend, threads
 
 How each system times an epoch:
@@ -86,6 +87,8 @@ class _EstimatorSystem(System):
 
     def setup(self, cfg, threads):
         self.cls = self._estimator_class()
+        if cfg.task == "regress":  # the regressor of the classifier's module
+            self.cls = getattr(sys.modules[self.cls.__module__], "MLPRegressor")
         self.cfg = cfg
         self.X, self.y, self.X_infer = make_data(cfg)
         # the model, built and initialized once (untimed), like the peers'
@@ -112,10 +115,12 @@ class _EstimatorSystem(System):
         return self._fit(k)
 
     def infer(self):
+        regress = self.cfg.task == "regress"
         t0 = time.perf_counter()
-        P = self.est.predict_proba(self.X_infer)
+        P = self.est.predict(self.X_infer) if regress else self.est.predict_proba(self.X_infer)
         t = time.perf_counter() - t0
-        assert P.shape == (self.X_infer.shape[0], self.cfg.n_classes)
+        assert P.shape == ((self.X_infer.shape[0],) if regress
+                           else (self.X_infer.shape[0], self.cfg.n_classes))
         return t
 
 
@@ -225,7 +230,11 @@ class TorchSystem(System):
             if i < len(sizes) - 2:
                 layers.append(torch.nn.Sigmoid())
         self.model = torch.nn.Sequential(*layers)
-        if cfg.n_classes == 2:
+        if cfg.task == "regress":  # half the squared error, as the estimators
+            self.y = torch.from_numpy(y)
+            mse = torch.nn.MSELoss()
+            self.loss_fn = lambda out, yb: 0.5 * mse(out, yb)
+        elif cfg.n_classes == 2:
             self.y = torch.from_numpy(y.astype(X.dtype))
             self.loss_fn = torch.nn.BCEWithLogitsLoss()
         else:
@@ -241,7 +250,7 @@ class TorchSystem(System):
         n = self.X.shape[0]
         perm = torch.randperm(n, generator=self.gen)
         total = torch.zeros((), dtype=self.X.dtype)
-        binary = self.cfg.n_classes == 2
+        binary = self.cfg.n_classes in (0, 2)  # one output column
         for start in range(0, n, B):
             idx = perm[start:start + B]
             xb, yb = self.X[idx], self.y[idx]
@@ -267,13 +276,15 @@ class TorchSystem(System):
         t0 = time.perf_counter()
         with torch.inference_mode():
             out = self.model(self.X_infer)
-            if self.cfg.n_classes == 2:
+            if self.cfg.task == "regress":
+                P = out
+            elif self.cfg.n_classes == 2:
                 p = torch.sigmoid(out)
                 P = torch.cat([1 - p, p], dim=1)
             else:
                 P = torch.softmax(out, dim=1)
         t = time.perf_counter() - t0
-        assert P.shape[1] == self.cfg.n_classes
+        assert P.shape[1] == max(self.cfg.n_classes, 1)
         return t
 
     def info(self):
@@ -303,6 +314,7 @@ class JaxSystem(System):
         self.jax, self.cfg = jax, cfg
         X, y, X_infer = make_data(cfg)
         dtype = X.dtype
+        regress = cfg.task == "regress"
         binary = cfg.n_classes == 2
         n, B = X.shape[0], cfg.batch
         n_full, tail = n // B, n % B
@@ -324,6 +336,8 @@ class JaxSystem(System):
 
         def loss_fn(params, xb, yb):
             out = logits_of(params, xb)
+            if regress:  # half the squared error, as the estimators
+                return 0.5 * jnp.mean((out[:, 0] - yb) ** 2)
             if binary:
                 z = out[:, 0]
                 return jnp.mean(jax.nn.softplus(z) - yb * z)
@@ -353,13 +367,15 @@ class JaxSystem(System):
 
         def proba(params, x):
             out = logits_of(params, x)
+            if regress:
+                return out
             if binary:
                 p = jax.nn.sigmoid(out)
                 return jnp.concatenate([1 - p, p], axis=1)
             return jax.nn.softmax(out, axis=1)
 
         self.X = jnp.asarray(X)
-        self.y = jnp.asarray(y.astype(dtype) if binary else y.astype(np.int32))
+        self.y = jnp.asarray(y.astype(dtype) if binary or regress else y.astype(np.int32))
         self.X_infer = jnp.asarray(X_infer)
         self.key = jax.random.PRNGKey(0)
         self.params = params
@@ -387,7 +403,7 @@ class JaxSystem(System):
         t0 = time.perf_counter()
         P = self.proba(self.params, self.X_infer).block_until_ready()
         t = time.perf_counter() - t0
-        assert P.shape[1] == self.cfg.n_classes
+        assert P.shape[1] == max(self.cfg.n_classes, 1)
         return t
 
     def info(self):
