@@ -1,5 +1,5 @@
 """mlpx: a fast multilayer perceptron — C kernels over BLAS, a NumPy twin,
-and a scikit-learn estimator."""
+and scikit-learn estimators (MLPClassifier, MLPRegressor)."""
 
 __version__ = "0.1.0"
 
