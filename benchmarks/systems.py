@@ -1,6 +1,7 @@
 """The systems under test. Each one trains the same network (logistic hidden
-units, softmax or one logistic output, plain minibatch SGD with shuffling, no
-momentum, no penalty) on the same data, and times whole epochs.
+units, softmax or one logistic output, or one identity output with half the
+squared error for the regression configuration; plain minibatch SGD with
+shuffling, no momentum, no penalty) on the same data, and times whole epochs.
 
 Interface (used in-process by the pytest-benchmark suite, and inside one
 worker process per system by ``benchmarks.report``):
@@ -9,8 +10,8 @@ worker process per system by ``benchmarks.report``):
     s.load()                # optional: import the system's libraries (no data, no timing)
     s.setup(cfg, threads)   # data, model, compilation, one warm-up; raises Skip
     s.train(k) -> seconds   # k whole epochs, timed inside (k >= 1)
-    s.infer() -> seconds    # predict_proba (or the peer's forward) on 10,000 rows
-    s.latency_fns() -> {label: f}  # f(x): probabilities for an ndarray x of a few rows
+    s.infer() -> seconds    # predict_proba / predict (or the peer's forward) on 10,000 rows
+    s.latency_fns() -> {label: f}  # f(x): probabilities (or predictions) for an ndarray x of a few rows
     s.info() -> dict        # versions, backend, threads
 
 Systems marked ``latency_only`` (onnxruntime on mlpx's exported model, a
@@ -98,6 +99,8 @@ class _EstimatorSystem(System):
 
     def setup(self, cfg, threads):
         self.cls = self._estimator_class()
+        if cfg.task == "regress":  # the regressor of the classifier's module
+            self.cls = getattr(sys.modules[self.cls.__module__], "MLPRegressor")
         self.cfg = cfg
         self.X, self.y, self.X_infer = make_data(cfg)
         # the model, built and initialized once (untimed), like the peers'
@@ -124,14 +127,17 @@ class _EstimatorSystem(System):
         return self._fit(k)
 
     def infer(self):
+        regress = self.cfg.task == "regress"
         t0 = time.perf_counter()
-        P = self.est.predict_proba(self.X_infer)
+        P = self.est.predict(self.X_infer) if regress else self.est.predict_proba(self.X_infer)
         t = time.perf_counter() - t0
-        assert P.shape == (self.X_infer.shape[0], self.cfg.n_classes)
+        assert P.shape == ((self.X_infer.shape[0],) if regress
+                           else (self.X_infer.shape[0], self.cfg.n_classes))
         return t
 
     def latency_fns(self):
-        return {self.name: self.est.predict_proba}
+        est = self.est
+        return {self.name: est.predict if self.cfg.task == "regress" else est.predict_proba}
 
 
 class MlpxSystem(_EstimatorSystem):
@@ -176,7 +182,9 @@ class MlpxSystem(_EstimatorSystem):
     def latency_fns(self):
         import mlpx
         est = self.est
-        fns = {self.name: est.predict_proba, f"{self.name} predict": est.predict}
+        fns = super().latency_fns()
+        if self.cfg.task != "regress":
+            fns[f"{self.name} predict"] = est.predict
         if self.backend == "native":
             out = est.out_activation_
 
@@ -253,7 +261,11 @@ class TorchSystem(System):
             if i < len(sizes) - 2:
                 layers.append(torch.nn.Sigmoid())
         self.model = torch.nn.Sequential(*layers)
-        if cfg.n_classes == 2:
+        if cfg.task == "regress":  # half the squared error, as the estimators
+            self.y = torch.from_numpy(y)
+            mse = torch.nn.MSELoss()
+            self.loss_fn = lambda out, yb: 0.5 * mse(out, yb)
+        elif cfg.n_classes == 2:
             self.y = torch.from_numpy(y.astype(X.dtype))
             self.loss_fn = torch.nn.BCEWithLogitsLoss()
         else:
@@ -269,7 +281,7 @@ class TorchSystem(System):
         n = self.X.shape[0]
         perm = torch.randperm(n, generator=self.gen)
         total = torch.zeros((), dtype=self.X.dtype)
-        binary = self.cfg.n_classes == 2
+        binary = self.cfg.n_classes in (0, 2)  # one output column
         for start in range(0, n, B):
             idx = perm[start:start + B]
             xb, yb = self.X[idx], self.y[idx]
@@ -295,21 +307,26 @@ class TorchSystem(System):
         t0 = time.perf_counter()
         with torch.inference_mode():
             out = self.model(self.X_infer)
-            if self.cfg.n_classes == 2:
+            if self.cfg.task == "regress":
+                P = out
+            elif self.cfg.n_classes == 2:
                 p = torch.sigmoid(out)
                 P = torch.cat([1 - p, p], dim=1)
             else:
                 P = torch.softmax(out, dim=1)
         t = time.perf_counter() - t0
-        assert P.shape[1] == self.cfg.n_classes
+        assert P.shape[1] == max(self.cfg.n_classes, 1)
         return t
 
     def latency_fns(self):
         torch, model, binary = self.torch, self.model, self.cfg.n_classes == 2
+        regress = self.cfg.task == "regress"
 
         def proba(x):
             with torch.inference_mode():
                 out = model(torch.from_numpy(x))
+                if regress:
+                    return out.numpy()
                 if binary:
                     p = torch.sigmoid(out)
                     return torch.cat([1 - p, p], dim=1).numpy()
@@ -343,6 +360,7 @@ class JaxSystem(System):
         self.jax, self.cfg = jax, cfg
         X, y, X_infer = make_data(cfg)
         dtype = X.dtype
+        regress = cfg.task == "regress"
         binary = cfg.n_classes == 2
         n, B = X.shape[0], cfg.batch
         n_full, tail = n // B, n % B
@@ -364,6 +382,8 @@ class JaxSystem(System):
 
         def loss_fn(params, xb, yb):
             out = logits_of(params, xb)
+            if regress:  # half the squared error, as the estimators
+                return 0.5 * jnp.mean((out[:, 0] - yb) ** 2)
             if binary:
                 z = out[:, 0]
                 return jnp.mean(jax.nn.softplus(z) - yb * z)
@@ -393,13 +413,15 @@ class JaxSystem(System):
 
         def proba(params, x):
             out = logits_of(params, x)
+            if regress:
+                return out
             if binary:
                 p = jax.nn.sigmoid(out)
                 return jnp.concatenate([1 - p, p], axis=1)
             return jax.nn.softmax(out, axis=1)
 
         self.X = jnp.asarray(X)
-        self.y = jnp.asarray(y.astype(dtype) if binary else y.astype(np.int32))
+        self.y = jnp.asarray(y.astype(dtype) if binary or regress else y.astype(np.int32))
         self.X_infer = jnp.asarray(X_infer)
         self.key = jax.random.PRNGKey(0)
         self.params = params
@@ -428,7 +450,7 @@ class JaxSystem(System):
         t0 = time.perf_counter()
         P = self.proba(self.params, self.X_infer).block_until_ready()
         t = time.perf_counter() - t0
-        assert P.shape[1] == self.cfg.n_classes
+        assert P.shape[1] == max(self.cfg.n_classes, 1)
         return t
 
     def latency_fns(self):
@@ -515,9 +537,10 @@ class _ServingSystem(System):
             raise Skip(f"{self.name}: mlpx cannot import: {exc}") from exc
         self.cfg = cfg
         X, y, _ = make_data(cfg)
+        cls = mlpx.MLPRegressor if cfg.task == "regress" else mlpx.MLPClassifier
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")     # ConvergenceWarning
-            return mlpx.MLPClassifier(
+            return cls(
                 hidden_layer_sizes=cfg.hidden, activation="logistic", solver="sgd",
                 batch_size=cfg.batch, learning_rate_init=LEARNING_RATE, max_iter=1,
                 random_state=0).fit(X, y)
@@ -556,7 +579,9 @@ class OnnxSystem(_ServingSystem):
 
     def latency_fns(self):
         sess, name = self.sess, self.input
-        return {"onnxruntime": lambda x: sess.run(["probabilities"], {name: x})[0]}
+        # a classifier's model has outputs label and probabilities; a regressor's one
+        out = None if self.cfg.task == "regress" else ["probabilities"]
+        return {"onnxruntime": lambda x: sess.run(out, {name: x})[0]}
 
     def info(self):
         ort = self.ort if hasattr(self, "ort") else __import__("onnxruntime")
@@ -575,6 +600,7 @@ class NumpyForwardSystem(_ServingSystem):
 
     def latency_fns(self):
         layers, binary = self.layers, self.cfg.n_classes == 2
+        regress = self.cfg.task == "regress"
 
         def proba(x):
             z = x
@@ -582,6 +608,8 @@ class NumpyForwardSystem(_ServingSystem):
                 z = 1 / (1 + np.exp(-(z @ W + b)))
             W, b = layers[-1]
             h = z @ W + b
+            if regress:
+                return h.ravel()
             if binary:
                 p = 1 / (1 + np.exp(-h))
                 return np.hstack([1 - p, p])

@@ -186,15 +186,16 @@ def test_quick_latency_section():
     """--sections latency in quick mode: mlpx's three calls, onnxruntime on
     mlpx's export and the NumPy forward timed per row count, tables and a
     target row per mlpx call; no timing assertions."""
-    results = report.run(["c", "e"], ["mlpx", "onnxruntime", "numpy"], quick=True, repeats=2,
+    results = report.run(["c", "e", "r"], ["mlpx", "onnxruntime", "numpy"], quick=True, repeats=2,
                          sample_seconds=0.005, sections={"latency"})
-    for key in ("c", "e"):
+    for key in ("c", "e", "r"):
         entry = results["configs"][key]
         assert "errors" not in entry, entry.get("errors")
         lat = entry["latency"]
         assert {"onnxruntime", "numpy"} <= set(lat)
         if "mlpx" not in results["skipped"]:
-            assert {"mlpx", "mlpx predict", "mlpx.forward"} <= set(lat)
+            calls = {"mlpx", "mlpx.forward"} | ({"mlpx predict"} if key != "r" else set())
+            assert calls <= set(lat)
         for label, per_rows in lat.items():
             assert list(per_rows) == [str(n) for n in report.LATENCY_ROWS]
             assert all(math.isfinite(t) and t > 0 for t in per_rows.values()), label
@@ -204,7 +205,7 @@ def test_quick_latency_section():
     if "mlpx" not in results["skipped"]:
         assert "## Latency: onnxruntime time / mlpx time" in md
         rows = [r for r in results["targets"] if r["target"].startswith("latency onnxruntime")]
-        assert len(rows) == 6 and all(r["value"] is not None for r in rows)
+        assert len(rows) == 8 and all(r["value"] is not None for r in rows)
     # serving-only systems never enter the training tables
     assert "| onnxruntime |" not in md.split("## Latency")[0]
 
@@ -217,7 +218,7 @@ def test_serving_systems_match_mlpx():
     from benchmarks.configs import get_config, make_data
     from benchmarks.systems import SYSTEMS, Skip
 
-    for key in ("c", "e"):
+    for key in ("c", "e", "r"):
         cfg = get_config(key, quick=True)
         x = make_data(cfg)[2][:5]
         got = {}
@@ -229,7 +230,10 @@ def test_serving_systems_match_mlpx():
                 pytest.skip(str(exc))
             (f,) = s.latency_fns().values()
             got[name] = f(x)
-        want = s._fit_mlpx(cfg).predict_proba(x)
-        tol = 1e-5 if cfg.dtype == "float32" else 1e-12
+        est = s._fit_mlpx(cfg)
+        want = est.predict(x) if cfg.task == "regress" else est.predict_proba(x)
+        tol = 1e-5 if cfg.dtype == "float32" else 1e-10
         for name, p in got.items():
+            if cfg.task == "regress":   # onnxruntime gives a regressor's output as (n, 1)
+                p = np.ravel(p)
             np.testing.assert_allclose(p, want, rtol=tol, atol=tol, err_msg=name)

@@ -86,6 +86,34 @@ def test_fit_and_predict_same_bits_for_every_thread_limit(name, dtype, solver):
         assert np.array_equal(probas[limit], probas[1])
 
 
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name", list(NETS))
+def test_regressor_same_bits_for_every_thread_limit(name, dtype, loss, solver):
+    """The regressor's identity and exp outputs (three of them) too."""
+    if not NATIVE:
+        pytest.skip("the NumPy backend's GEMMs follow NumPy's OpenBLAS threads")
+    X, _ = _data(name, dtype)
+    rng = np.random.default_rng(1)
+    Y = (rng.poisson(1.0, (X.shape[0], 3)) if loss == "poisson"
+         else rng.normal(size=(X.shape[0], 3))).astype(dtype)
+    cfg = NETS[name]
+    results, preds = {}, {}
+    for limit in LIMITS:
+        with threadpoolctl.threadpool_limits(limit):
+            model = mlpx.MLPRegressor(
+                loss=loss, hidden_layer_sizes=cfg["hidden"], batch_size=cfg["batch"],
+                solver=solver, max_iter=3 if solver != "lbfgs" else 6, random_state=0,
+                tol=0.0, learning_rate_init=0.001).fit(X, Y)
+            results[limit] = _fitted(model)
+            preds[limit] = model.predict(X)
+    for limit in LIMITS[1:]:
+        _same(results[limit], results[1])
+        assert np.array_equal(preds[limit], preds[1])
+
 @requires_native
 def test_large_network_runs_on_the_threads_allowed():
     """The cut into parts leaves work for many threads, and the engine takes

@@ -1,5 +1,5 @@
 """mlpx: a fast multilayer perceptron — C kernels over BLAS, a NumPy twin,
-and a scikit-learn estimator."""
+and scikit-learn estimators (MLPClassifier, MLPRegressor)."""
 
 from ._version import __version__
 from ._backend import get_backend
