@@ -106,3 +106,10 @@ def test_regressor_validation_axis_is_r2(data):
     assert disp.ax_.get_title() == "MLPRegressor"
     assert TrainingCurveDisplay.from_estimator(
         _fit(X, y, early_stopping=True)).val_ax_.get_ylabel() == "validation score (accuracy)"
+
+
+def test_validation_axis_names_the_scoring(data):
+    X, y = data
+    est = _fit(X, y, early_stopping=True, scoring="balanced_accuracy")
+    disp = TrainingCurveDisplay.from_estimator(est)
+    assert disp.val_ax_.get_ylabel() == "validation score (balanced_accuracy)"

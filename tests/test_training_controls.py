@@ -517,3 +517,21 @@ def test_cosine_trains_and_lbfgs_ignores_schedules():
 def test_n_warmup_iter_is_validated():
     with pytest.raises(ValueError, match="n_warmup_iter"):
         MLPClassifier(n_warmup_iter=-1).fit(*_multiclass())
+
+
+@needs_callbacks
+def test_callbacks_propagate_from_a_pipeline(capsys, monkeypatch):
+    pytest.importorskip("rich")
+    from sklearn.callback import ProgressBar
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    monkeypatch.setenv("COLUMNS", "200")
+    X, y = _multiclass()
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(**FAST))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe.set_callbacks(ProgressBar(max_propagation_depth=None)).fit(X, y)
+    out = capsys.readouterr().out
+    assert "Pipeline - fit-final-estimator | MLPClassifier - fit" in out
+    assert not hasattr(pipe[-1], "_skl_callbacks")  # lent for the fit only

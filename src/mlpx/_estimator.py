@@ -863,6 +863,9 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         "adam"): epoch ``e`` (from 0) steps with ``learning_rate_init * (1 +
         cos(pi * e / max_iter)) / 2``, from ``learning_rate_init`` down to 0
         over ``max_iter`` epochs (after any warm-up: see ``n_warmup_iter``).
+        Epochs count from the start of each ``fit`` (a warm-start fit, with
+        its fresh optimizer, starts the schedule again); ``partial_fit``
+        calls continue it, one epoch each.
     learning_rate_init : float, default=1e-3
         Initial step size ("sgd", "adam").
     power_t : float, default=0.5
