@@ -121,3 +121,10 @@ def test_saved_figure_keeps_the_right_axis_label(tmp_path):
     renderer = disp.figure_.canvas.get_renderer()
     drawn = disp.figure_.get_tightbbox(renderer)  # inches
     assert drawn.x0 >= 0 and drawn.x1 <= disp.figure_.get_figwidth(), drawn
+
+
+def test_validation_axis_names_the_scoring(data):
+    X, y = data
+    est = _fit(X, y, early_stopping=True, scoring="balanced_accuracy")
+    disp = TrainingCurveDisplay.from_estimator(est)
+    assert disp.val_ax_.get_ylabel() == "validation score (balanced_accuracy)"

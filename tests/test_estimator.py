@@ -362,7 +362,10 @@ def test_progress_bar_is_an_extra_parameter_off_by_default():
     params = MLPClassifier().get_params()
     assert params["progress_bar"] is False
     from sklearn.neural_network import MLPClassifier as SkMLP
-    assert set(params) - set(SkMLP().get_params()) == {"progress_bar"}
+    # and issue 20's training controls, whose defaults are scikit-learn's behaviour
+    extra = {"progress_bar", "class_weight", "scoring", "n_warmup_iter"}
+    assert set(params) - set(SkMLP().get_params()) == extra
+    assert (params["class_weight"], params["scoring"], params["n_warmup_iter"]) == (None, None, 0)
     assert set(SkMLP().get_params()) - set(params) == set()
 
 

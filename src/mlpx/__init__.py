@@ -10,7 +10,9 @@ from ._exceptions import DivergenceWarning, InconsistentVersionWarning
 from ._io import load
 from ._onnx import export_onnx
 from ._display import TrainingCurveDisplay
+from ._gradcheck import GradcheckError, GradcheckResult, gradcheck
 
 __all__ = ["__version__", "get_backend", "show_config", "forward", "loss_and_grad",
            "MLPClassifier", "MLPRegressor", "DivergenceWarning", "InconsistentVersionWarning",
-           "load", "export_onnx", "TrainingCurveDisplay"]
+           "load", "export_onnx", "TrainingCurveDisplay",
+           "gradcheck", "GradcheckResult", "GradcheckError"]

@@ -36,6 +36,17 @@ def save_training_curve(estimator: Any, path: Any, **savefig_kw: Any) -> None:
     fig.savefig(path, **{"dpi": 120, **savefig_kw})
 
 
+def _score_name(estimator: Any) -> str:
+    """What validation_scores_ hold: the ``scoring`` name, else the default
+    score (the regressor's R², the classifier's accuracy)."""
+    scoring = getattr(estimator, "scoring", None)
+    if isinstance(scoring, str):
+        return scoring
+    if scoring is not None:
+        return getattr(scoring, "__name__", "score")
+    return "R²" if is_regressor(estimator) else "accuracy"
+
+
 class TrainingCurveDisplay:
     """Training loss per epoch, and the validation score on a second y-axis
     when the model was fitted with ``early_stopping=True``.
@@ -111,7 +122,7 @@ class TrainingCurveDisplay:
             loss_curve=loss_curve,
             validation_scores=getattr(estimator, "validation_scores_", None),
             estimator_name=name or type(estimator).__name__,
-            score_name="R²" if is_regressor(estimator) else "accuracy",
+            score_name=_score_name(estimator),
         )
         return display.plot(ax=ax)
 

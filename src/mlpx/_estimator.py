@@ -12,8 +12,11 @@ backward and the optimizer step in place. Python only decides between
 epochs. ``lbfgs`` hands ``impl.loss_and_grad`` to ``scipy.optimize.minimize``.
 
 Departures from scikit-learn: the default hidden activation is
-``"logistic"`` (scikit-learn: ``"relu"``); one extra parameter,
-``progress_bar``, and a ``save`` method.
+``"logistic"`` (scikit-learn: ``"relu"``); extra parameters whose defaults
+keep scikit-learn's algorithm (``progress_bar``; issue 20's training
+controls: ``class_weight``, ``scoring`` and ``fit(..., X_val, y_val,
+sample_weight_val)``, ``learning_rate="cosine"``, ``n_warmup_iter``),
+scikit-learn's callbacks (``set_callbacks``), and a ``save`` method.
 
 Arrays passed to the backend are C-contiguous and of one float dtype: float32
 input trains in float32 end to end, any other input in float64.
@@ -30,10 +33,11 @@ import scipy.optimize
 from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import accuracy_score, r2_score
+from sklearn.metrics import accuracy_score, check_scoring, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
@@ -44,12 +48,15 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import (
     _check_sample_weight,
+    check_array,
+    check_consistent_length,
     check_is_fitted,
     validate_data,
 )
 
 from ._activations import ACTIVATIONS
 from ._backend import impl
+from ._callbacks import CallbackSupportMixin, FitTasks
 from ._validation import c_aligned
 from ._progress import EpochProgress
 from ._reductions import one_thread_reductions
@@ -166,7 +173,7 @@ def _binarize(binarizer, y):
     return binarizer.transform(y).astype(bool)
 
 
-class BaseMultilayerPerceptron(BaseEstimator):
+class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
     """The engine shared by ``MLPClassifier`` and ``MLPRegressor`` (as
     scikit-learn's ``BaseMultilayerPerceptron``): parameters, ``fit``, the
     solvers (epochs of ``impl.train_epoch``; L-BFGS over
@@ -194,7 +201,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
         ],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive", "cosine"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -216,6 +223,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
         ],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "progress_bar": ["boolean"],
+        "scoring": [str, callable, None],
+        "n_warmup_iter": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(
@@ -245,6 +254,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
         n_iter_no_change=10,
         max_fun=15000,
         progress_bar=False,
+        scoring=None,
+        n_warmup_iter=0,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -270,11 +281,14 @@ class BaseMultilayerPerceptron(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.progress_bar = progress_bar
+        self.scoring = scoring
+        self.n_warmup_iter = n_warmup_iter
 
     # ------------------------------------------------------------------ fit
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+            sample_weight_val=None):
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
@@ -286,12 +300,23 @@ class BaseMultilayerPerceptron(BaseEstimator):
             values (regressor).
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights.
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+            A validation set of your own for early stopping (as in
+            scikit-learn's ``HistGradientBoostingClassifier.fit``): needs
+            ``early_stopping=True`` and a stochastic solver. No part of X is
+            then held out (``validation_fraction`` is ignored) and
+            ``validation_scores_`` are the ``scoring`` values on this set.
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            The targets of ``X_val`` (labels among ``classes_`` for the classifier).
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples in the score.
 
         Returns
         -------
         self : object
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False,
+                         X_val=X_val, y_val=y_val, sample_weight_val=sample_weight_val)
 
     def _check_solver(self):
         if self.solver not in _STOCHASTIC_SOLVERS:
@@ -301,7 +326,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
             )
         return True
 
-    def _fit(self, X, y, sample_weight=None, incremental=False):
+    def _fit(self, X, y, sample_weight=None, incremental=False, X_val=None, y_val=None,
+             sample_weight_val=None):
         hidden_layer_sizes = self.hidden_layer_sizes
         if not hasattr(hidden_layer_sizes, "__iter__"):
             hidden_layer_sizes = [hidden_layer_sizes]
@@ -321,15 +347,23 @@ class BaseMultilayerPerceptron(BaseEstimator):
             not self.warm_start and not incremental
         )
 
-        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        X, y, labels = self._validate_input(X, y, incremental, reset=first_pass)
         n_samples, n_features = X.shape
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X,
                                                  ensure_non_negative=True)
+        # class_weight=w is sample_weight=compute_sample_weight(w, y) * sample_weight
+        row_weight = self._class_sample_weight(labels, incremental)
+        if row_weight is not None:
+            sample_weight = row_weight if sample_weight is None else row_weight * sample_weight
+        if sample_weight is not None:
             sample_weight = c_aligned(sample_weight, dtype=X.dtype)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         self.n_outputs_ = y.shape[1]
+        validation = None
+        if X_val is not None or y_val is not None:
+            validation = self._check_validation_set(X_val, y_val, sample_weight_val, X.dtype)
         layer_units = [n_features] + hidden_layer_sizes + [self.n_outputs_]
 
         # One RandomState per call, drawn in scikit-learn's order:
@@ -343,10 +377,17 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 c_aligned(b, dtype=X.dtype) for b in self.intercepts_
             ]
 
-        if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(X, y, sample_weight, random_state, incremental)
+        # scikit-learn's callbacks: the fit is one task, each epoch (L-BFGS
+        # iteration, plus the empty one after the last) a subtask
+        stochastic = self.solver in _STOCHASTIC_SOLVERS
+        tasks = FitTasks(self, "partial_fit" if incremental else "fit",
+                         1 if incremental else self.max_iter + (0 if stochastic else 1),
+                         X, labels, sample_weight)
+        if stochastic:
+            self._fit_stochastic(X, y, sample_weight, random_state, incremental, validation,
+                                 tasks)
         else:
-            self._fit_lbfgs(X, y, sample_weight)
+            self._fit_lbfgs(X, y, sample_weight, tasks)
 
         weights = chain(self.coefs_, self.intercepts_)
         if not all(np.isfinite(w).all() for w in weights):
@@ -368,7 +409,62 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 f"Training diverged: the loss is {self.loss_} after "
                 f"{self.n_iter_} iterations." + self._divergence_advice()
             )
+        tasks.finish()
         return self
+
+    def _class_sample_weight(self, y, incremental):
+        """Per-row weights from ``class_weight`` (the classifier's); None."""
+        return None
+
+    def _check_validation_set(self, X_val, y_val, sample_weight_val, dtype):
+        """The user's validation set, checked as HistGradientBoosting's:
+        (X_val as a dense C-aligned array of ``dtype``, y_val as ``_score``
+        and the scorers compare it with predictions, sample_weight_val)."""
+        if y_val is None:
+            raise ValueError("X_val is provided, but y_val was not provided.")
+        if X_val is None:
+            raise ValueError("y_val is provided, but X_val was not provided.")
+        if not self.early_stopping:
+            raise ValueError(
+                "X_val and y_val are passed to fit while at the same time "
+                "early_stopping is False. When passing X_val and y_val to fit, "
+                "early_stopping should be set to True."
+            )
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise ValueError(
+                "X_val and y_val serve early stopping, which only the stochastic "
+                f"solvers ('sgd', 'adam') do; this estimator has solver={self.solver!r}."
+            )
+        X_val = validate_data(self, X_val, accept_sparse=["csr", "csc"],
+                              dtype=(np.float64, np.float32), reset=False)
+        if hasattr(X_val, "toarray"):
+            X_val = X_val.toarray()
+        y_val = self._check_y_val(y_val)
+        check_consistent_length(X_val, y_val)
+        if X_val.shape[0] < 1:
+            raise ValueError("The validation set X_val is empty.")
+        if sample_weight_val is not None:
+            sample_weight_val = _check_sample_weight(sample_weight_val, X_val,
+                                                     ensure_non_negative=True)
+        return c_aligned(X_val, dtype=dtype), y_val, sample_weight_val
+
+    def _validation_score(self, X, y, sample_weight, scorer):
+        """The early-stopping score: ``_score`` (accuracy, R²) or ``scorer``
+        (from ``scoring``); NaN where the network's output is not finite."""
+        if scorer is None:
+            return self._score(X, y, sample_weight=sample_weight)
+        if not all(np.isfinite(w).all() for w in chain(self.coefs_, self.intercepts_)):
+            return np.nan
+        kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+        with warnings.catch_warnings():
+            # the hold-out cut from a DataFrame is an array
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            try:
+                return float(scorer(self, X, y, **kwargs))
+            except ValueError as exc:
+                if "output is not finite" in str(exc):
+                    return np.nan
+                raise
 
     def _divergence_advice(self):
         return (
@@ -411,7 +507,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
 
-    def _fit_lbfgs(self, X, y, sample_weight):
+    def _fit_lbfgs(self, X, y, sample_weight, tasks):
         dtype = X.dtype
         Y = c_aligned(y, dtype=dtype)
         shapes = [c.shape for c in self.coefs_]
@@ -439,6 +535,33 @@ class BaseMultilayerPerceptron(BaseEstimator):
             )
             return loss, _pack(coef_grads, intercept_grads).astype(np.float64)
 
+        # scikit-learn's callbacks: one task per L-BFGS iteration, as
+        # LogisticRegression's (scipy calls `on_iteration` after each); the
+        # task begun after the last iteration never runs and ends empty
+        n_done = 0
+        stopped = False
+
+        def attributes(packed):
+            packed = np.array(packed, dtype=np.float64)  # scipy reuses its x
+            iteration = n_done
+
+            def fitted():
+                coefs, intercepts = unpack(packed)
+                return {"coefs_": [np.array(c) for c in coefs],
+                        "intercepts_": [np.array(b) for b in intercepts],
+                        "n_iter_": iteration}
+            return fitted
+
+        task = tasks.begin("lbfgs-iter", attributes(_pack(self.coefs_, self.intercepts_)))
+
+        def on_iteration(xk):
+            nonlocal n_done, task, stopped
+            n_done += 1
+            if tasks.end(task, attributes(xk)):
+                task, stopped = None, True
+                raise StopIteration  # ends minimize at xk (scipy >= 1.11)
+            task = tasks.begin("lbfgs-iter", attributes(xk))
+
         iprint = 1 if (self.verbose is True or self.verbose >= 1) else -1
         with one_thread_reductions():  # its dot products' bits: see _reductions
             opt_res = scipy.optimize.minimize(
@@ -452,20 +575,39 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     "gtol": self.tol,
                     **_get_additional_lbfgs_options_dict("iprint", iprint),
                 },
+                callback=on_iteration if tasks.per_task else None,
             )
-        self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
+        tasks.end(task)
+        if stopped:  # a callback's request: not a failure to converge
+            self.n_iter_ = int(opt_res.nit)
+        else:
+            self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
         self.loss_ = opt_res.fun
         coefs, intercepts = unpack(opt_res.x)
         self.coefs_ = [np.array(c, dtype=dtype) for c in coefs]
         self.intercepts_ = [np.array(b, dtype=dtype) for b in intercepts]
 
-    def _fit_stochastic(self, X, y, sample_weight, random_state, incremental):
+    def _fit_state(self):
+        """The fitted attributes now, copied (a callback's ``fitted_estimator``
+        is a copy of the estimator with these)."""
+        state = {"coefs_": [c.copy() for c in self.coefs_],
+                 "intercepts_": [b.copy() for b in self.intercepts_]}
+        for name in ("n_iter_", "t_", "loss_", "best_loss_", "best_validation_score_"):
+            if hasattr(self, name):
+                state[name] = getattr(self, name)
+        for name in ("loss_curve_", "validation_scores_"):
+            if getattr(self, name, None) is not None:
+                state[name] = list(getattr(self, name))
+        return state
+
+    def _fit_stochastic(self, X, y, sample_weight, random_state, incremental, validation,
+                        tasks):
         dtype = X.dtype
         params = self.coefs_ + self.intercepts_
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = StochasticOptimizer(
                 self.solver, params, self.learning_rate_init,
-                self.learning_rate, self.power_t,
+                self.learning_rate, self.power_t, self.max_iter, self.n_warmup_iter,
             )
         else:
             self._optimizer.astype(dtype)
@@ -474,7 +616,10 @@ class BaseMultilayerPerceptron(BaseEstimator):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
-        if early_stopping:
+        if early_stopping and validation is not None:  # the user's: no split
+            X_train, y_train, sample_weight_train = X, y, sample_weight
+            X_val, y_val, sample_weight_val = validation
+        elif early_stopping:
             stratify = self._stratify_by(y)
             if sample_weight is None:
                 X_train, X_val, y_train, y_val = train_test_split(
@@ -495,9 +640,13 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 )
             y_val = self._validation_target(y_val)
             X_val = np.ascontiguousarray(X_val)
+            tasks.use_data(X_train, lambda: self._validation_target(y_train),
+                           sample_weight_train)
         else:
             X_train, y_train, sample_weight_train = X, y, sample_weight
             X_val = y_val = sample_weight_val = None
+        scorer = (check_scoring(self, self.scoring)
+                  if early_stopping and self.scoring is not None else None)
 
         X_train = np.ascontiguousarray(X_train)
         Y_train = c_aligned(y_train, dtype=dtype)  # a user's y may be unaligned
@@ -524,6 +673,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
+                # scikit-learn's callbacks: one task per epoch
+                task = tasks.begin("epoch", self._fit_state)
                 if self.shuffle:
                     # scikit-learn: sample_idx = shuffle(sample_idx, random_state)
                     # which is sample_idx[perm] with perm = arange(n) shuffled by
@@ -540,7 +691,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     sample_idx if self.shuffle else None,
                     batch_size, self.activation, self.out_activation_,
                     float(self.alpha), self.solver, optimizer.state,
-                    optimizer.learning_rate, float(self.momentum),
+                    optimizer.epoch_learning_rate(), float(self.momentum),
                     bool(self.nesterovs_momentum), float(self.beta_1),
                     float(self.beta_2), float(self.epsilon), optimizer.t,
                     mean_outputs=True,  # loss_curve_ in scikit-learn's convention
@@ -559,16 +710,22 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     # diverged weights (NaN) is recorded, as scikit-learn
                     if early_stopping:
                         self._update_no_improvement_count(
-                            early_stopping, X_val, y_val, sample_weight_val
+                            early_stopping, X_val, y_val, sample_weight_val, scorer
                         )
+                    tasks.end(task, self._fit_state)
                     break
 
                 self._update_no_improvement_count(
-                    early_stopping, X_val, y_val, sample_weight_val
+                    early_stopping, X_val, y_val, sample_weight_val, scorer
                 )
                 bar.update(self.loss_,
                            self.validation_scores_[-1] if early_stopping else None)
                 optimizer.iteration_ends(self.t_)
+
+                if tasks.end(task, self._fit_state):
+                    if self.verbose:
+                        print("A callback asked to stop. Stopping.")
+                    break
 
                 if self._no_improvement_count > self.n_iter_no_change:
                     if early_stopping:
@@ -618,9 +775,10 @@ class BaseMultilayerPerceptron(BaseEstimator):
             self.coefs_ = self._best_coefs
             self.intercepts_ = self._best_intercepts
 
-    def _update_no_improvement_count(self, early_stopping, X, y, sample_weight):
+    def _update_no_improvement_count(self, early_stopping, X, y, sample_weight,
+                                     scorer=None):
         if early_stopping:
-            val_score = self._score(X, y, sample_weight=sample_weight)
+            val_score = self._validation_score(X, y, sample_weight, scorer)
             self.validation_scores_.append(val_score)
             if self.verbose:
                 print("Validation score: %f" % self.validation_scores_[-1])
@@ -723,10 +881,17 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         L2 penalty strength; the penalty is divided by the (weighted) batch size.
     batch_size : int or "auto", default="auto"
         Minibatch size for "sgd"/"adam"; "auto" is ``min(200, n_samples)``.
-    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-        SGD schedule: "invscaling" sets ``lr = learning_rate_init /
+    learning_rate : {"constant", "invscaling", "adaptive", "cosine"}, default="constant"
+        Schedule: "invscaling" sets ``lr = learning_rate_init /
         (t_ + 1) ** power_t`` after each epoch; "adaptive" divides it by 5 each
-        time ``n_iter_no_change`` epochs fail to improve by ``tol``.
+        time ``n_iter_no_change`` epochs fail to improve by ``tol`` (these
+        two: "sgd" only, as in scikit-learn). "cosine" (mlpx's; "sgd" and
+        "adam"): epoch ``e`` (from 0) steps with ``learning_rate_init * (1 +
+        cos(pi * e / max_iter)) / 2``, from ``learning_rate_init`` down to 0
+        over ``max_iter`` epochs (after any warm-up: see ``n_warmup_iter``).
+        Epochs count from the start of each ``fit`` (a warm-start fit, with
+        its fresh optimizer, starts the schedule again); ``partial_fit``
+        calls continue it, one epoch each.
     learning_rate_init : float, default=1e-3
         Initial step size ("sgd", "adam").
     power_t : float, default=0.5
@@ -763,7 +928,42 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     progress_bar : bool, default=False
         Show a tqdm bar over the epochs of ``fit`` ("sgd", "adam"), with the
         loss and validation score (tqdm, a dependency of mlpx). Not part
-        of scikit-learn's estimator.
+        of scikit-learn's estimator. scikit-learn's own
+        ``sklearn.callback.ProgressBar`` works too (``set_callbacks``).
+    scoring : str, callable or None, default=None
+        The early-stopping score (``validation_scores_``), as in
+        scikit-learn's ``HistGradientBoostingClassifier``: a scorer name
+        (e.g. "balanced_accuracy", "f1_macro", "neg_log_loss") or a callable
+        ``scorer(estimator, X, y)``; None: accuracy. Higher is better. Used
+        only with ``early_stopping=True``, on the hold-out or on the
+        ``X_val``, ``y_val`` given to ``fit``.
+    n_warmup_iter : int, default=0
+        Linear warm-up ("sgd", "adam"), for every ``learning_rate``: epoch
+        ``e < n_warmup_iter`` (from 0) steps with the schedule's rate times
+        ``(e + 1) / (n_warmup_iter + 1)``. With "cosine" the decay then runs
+        over the remaining ``max_iter - n_warmup_iter`` epochs.
+    class_weight : dict, list of dict, "balanced" or None, default=None
+        Class weights, scikit-learn's meaning: a fit with ``class_weight=w``
+        is the fit with ``sample_weight=compute_sample_weight(w, y)`` (times
+        any ``sample_weight`` given), bit for bit, including the early-
+        stopping hold-out's weights (a user's ``X_val`` is weighted by
+        ``sample_weight_val`` only). "balanced": ``n_samples / (n_classes *
+        np.bincount(y))``. Multilabel targets take a list of dicts (one per
+        label) or "balanced". ``partial_fit`` weighs each batch by the dict
+        and refuses "balanced" (as ``SGDClassifier``: pass
+        ``dict(zip(classes, compute_class_weight("balanced", classes=classes,
+        y=y)))`` instead).
+
+    Callbacks: ``set_callbacks`` takes scikit-learn's callbacks
+    (``sklearn.callback``, scikit-learn >= 1.9: ``ProgressBar``,
+    ``ScoringMonitor`` or your own ``FitCallback``). A fit is one task with
+    one subtask per epoch (per iteration for "lbfgs"; ``partial_fit``: one),
+    whose hooks get the training ``X``, the labels ``y``, the training
+    weights as ``metadata`` and a ``fitted_estimator`` that predicts with the
+    weights of that point. ``on_fit_task_end`` returning True stops training
+    after that epoch, as a converged fit (early stopping still restores its
+    best weights). Without ``sklearn.callback``, ``set_callbacks`` raises
+    ImportError.
 
     Attributes
     ----------
@@ -774,6 +974,57 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         scikit-learn, ``loss_curve_`` and ``best_loss_`` exist only for the
         stochastic solvers.
     """
+
+    _parameter_constraints: dict = {
+        **BaseMultilayerPerceptron._parameter_constraints,
+        "class_weight": [StrOptions({"balanced"}), dict, list, None],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="logistic",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        progress_bar=False,
+        scoring=None,
+        n_warmup_iter=0,
+        class_weight=None,
+    ):
+        self.class_weight = class_weight
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+            solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle,
+            random_state=random_state, tol=tol, verbose=verbose,
+            warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1,
+            beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun, progress_bar=progress_bar, scoring=scoring,
+            n_warmup_iter=n_warmup_iter,
+        )
 
     # ------------------------------------------------------------------ fit
 
@@ -834,10 +1085,56 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
                 )
         # One class (as scikit-learn): one logistic output trained towards 0,
         # and every prediction is that class.
-        y = _binarize(self._label_binarizer, y)
+        labels, y = y, _binarize(self._label_binarizer, y)
         if hasattr(X, "toarray"):  # the kernels are dense
             X = X.toarray()
-        return c_aligned(X), y
+        return c_aligned(X), y, labels
+
+    def _class_sample_weight(self, y, incremental):
+        """``compute_sample_weight(class_weight, y)`` (None without class
+        weights). partial_fit weighs by the classes of ``classes_`` (a batch
+        may miss some) and refuses "balanced", as SGDClassifier."""
+        class_weight = self.class_weight
+        if class_weight is None:
+            return None
+        if not incremental:
+            return compute_sample_weight(class_weight, y)
+        if isinstance(class_weight, str) and class_weight == "balanced":
+            raise ValueError(
+                "class_weight '{0}' is not supported for "
+                "partial_fit. In order to use 'balanced' weights,"
+                " use compute_class_weight('{0}', "
+                "classes=classes, y=y). "
+                "In place of y you can use a large enough sample "
+                "of the full training set target to properly "
+                "estimate the class frequency distributions. "
+                "Pass the resulting weights as the class_weight "
+                "parameter.".format(class_weight)
+            )
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            return compute_sample_weight(class_weight, y)
+        weights = compute_class_weight(class_weight, classes=self.classes_, y=y)
+        return weights[np.searchsorted(self.classes_, y)]
+
+    def _check_y_val(self, y_val):
+        """The user's validation labels, all among ``classes_``."""
+        y_val = np.asarray(y_val) if not hasattr(y_val, "toarray") else y_val.toarray()
+        if y_val.ndim == 2 and y_val.shape[1] == 1:
+            y_val = column_or_1d(y_val, warn=True)
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            if y_val.ndim != 2 or y_val.shape[1] != len(self.classes_):
+                raise ValueError(
+                    f"y_val must be a label-indicator matrix with {len(self.classes_)} "
+                    f"columns, as y; got shape {y_val.shape}."
+                )
+            return y_val
+        unknown = np.setdiff1d(unique_labels(y_val), self.classes_)
+        if len(unknown):
+            raise ValueError(
+                f"y_val has labels not in y: {unknown.tolist()} (classes_ is "
+                f"{self.classes_.tolist()})."
+            )
+        return y_val
 
     def _output_activation(self):
         """softmax for multiclass; logistic for binary (one column) and multilabel."""
@@ -946,9 +1243,12 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
 learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, \
 warm_start, momentum, nesterovs_momentum, early_stopping, \
 validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun, \
-progress_bar
-        As in :class:`MLPClassifier`; early stopping scores the hold-out
-        (not stratified) by R².
+progress_bar, n_warmup_iter
+        As in :class:`MLPClassifier` (callbacks too); early stopping scores
+        the hold-out (not stratified) by R².
+    scoring : str, callable or None, default=None
+        The early-stopping score, as in :class:`MLPClassifier`; None: R²
+        (e.g. "neg_mean_squared_error", "neg_mean_poisson_deviance").
 
     Attributes
     ----------
@@ -991,6 +1291,8 @@ progress_bar
         n_iter_no_change=10,
         max_fun=15000,
         progress_bar=False,
+        scoring=None,
+        n_warmup_iter=0,
     ):
         self.loss = loss
         super().__init__(
@@ -1003,7 +1305,8 @@ progress_bar
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1,
             beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun, progress_bar=progress_bar,
+            max_fun=max_fun, progress_bar=progress_bar, scoring=scoring,
+            n_warmup_iter=n_warmup_iter,
         )
 
     # ------------------------------------------------------------------ fit
@@ -1045,7 +1348,19 @@ progress_bar
             )
         if hasattr(X, "toarray"):  # the kernels are dense
             X = X.toarray()
-        return c_aligned(X), y
+        return c_aligned(X), y, y
+
+    def _check_y_val(self, y_val):
+        """The user's validation targets, as many outputs as y."""
+        y_val = check_array(y_val, ensure_2d=False, dtype="numeric", input_name="y_val")
+        if y_val.ndim == 2 and y_val.shape[1] == 1:
+            y_val = column_or_1d(y_val, warn=True)
+        if (1 if y_val.ndim == 1 else y_val.shape[1]) != self.n_outputs_:
+            raise ValueError(
+                f"y_val has {1 if y_val.ndim == 1 else y_val.shape[1]} outputs, "
+                f"y has {self.n_outputs_}."
+            )
+        return y_val
 
     def _output_activation(self):
         """identity for squared_error, exp for poisson."""

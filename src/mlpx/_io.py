@@ -94,7 +94,9 @@ def save(estimator: Any, path: Union[PathLike, BinaryIO]) -> None:
     (one ``.npz`` file, or an open binary file).
 
     ``numpy.savez`` appends ``.npz`` to a path without it. A ``random_state``
-    that is a ``RandomState`` instance cannot be stored and is saved as None.
+    that is a ``RandomState`` instance cannot be stored and is saved as None,
+    and so are a ``class_weight`` dict (or list) and a callable ``scoring``
+    (they act on training only; predictions do not depend on them).
     """
     from sklearn.base import is_regressor
     from sklearn.utils.validation import check_is_fitted
@@ -104,6 +106,9 @@ def save(estimator: Any, path: Union[PathLike, BinaryIO]) -> None:
     params = estimator.get_params(deep=False)
     if not isinstance(params.get("random_state"), (type(None), Integral, np.integer)):
         params["random_state"] = None
+    for name in ("class_weight", "scoring"):  # training only; a dict's keys, a
+        if not isinstance(params.get(name), (type(None), str)):  # callable: no JSON
+            params[name] = None
     arrays: Dict[str, Any] = {
         "format": np.array(REGRESSOR_FORMAT if regressor else FORMAT),
         "format_version": np.array(FORMAT_VERSION),
