@@ -448,6 +448,8 @@ def evaluate_run_targets(results):
 
     lib = os.path.basename((results.get("info", {}).get("mlpx", {}) or {}).get("blas_library") or "?")
     for key in results["configs"]:
+        if not results["configs"][key].get("train"):
+            continue                    # the latency section alone: its targets below
         tkey = TARGETS_AS.get(key, key)  # whose targets this configuration has
         fam = tkey if tkey in ("b", "c", "d", "e") else "a"
         lim = {"a32": 1.4, "a256": 1.2, "a2048": 1.2, "b": 1.2, "d": 1.2, "c": 1.5, "e": 1.5}[tkey]
@@ -617,6 +619,9 @@ def render_run(v, out, systems, h="##"):
     labels = {k: v["configs"][k]["config"]["label"] for k in keys}
 
     systems = [s for s in systems if not SYSTEMS[s].latency_only]
+    if not any(v["configs"][k].get("train") for k in keys):
+        render_latency(v, out, h)          # a run of the latency section alone
+        return
 
     def table(title, value, systems_=systems, fmt=_fmt):
         out.append(f"{h} {title}\n")
@@ -829,8 +834,10 @@ def render_markdown(results):
                            + f": {e.strip().splitlines()[-1][:300]}")
     out.append("")
 
-    if several:
+    trained = any(c.get("train") for v in views for c in v["configs"].values())
+    if several and trained:
         render_sweep(results, views, out)
+    if several:
         for v in views:
             out.append(f"## {run_label(v)}\n")
             render_run(v, out, systems, "###")
@@ -838,7 +845,8 @@ def render_markdown(results):
         render_run(views[0], out, systems, "##")
 
     mem = results.get("memory")
-    out.append("## Memory: peak RSS during fit - RSS before fit\n")
+    if trained or mem:
+        out.append("## Memory: peak RSS during fit - RSS before fit\n")
     if mem:
         if several:
             out.append(f"Measured in the {run_label(pv)} setting.\n")
@@ -853,10 +861,10 @@ def render_markdown(results):
                        f"{e1['limit_mib']:.1f} | {e1['data_mib']:.1f} | {e1['method']} |")
         out.append("\nlimit = 2 x (parameters + SGD velocities) + 16 MiB; fresh process, "
                    "after a 64-row warm-up fit and malloc_trim.\n")
-    else:
+    elif trained:
         out.append("Not run.\n")
 
-    out.append("## Targets of issue 5\n")
+    out.append("## Targets\n")
     if several:
         out.append("| run | target | config | value | needed | met | note |")
         out.append("|---|---|---|---:|---|---|---|")

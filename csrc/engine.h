@@ -295,6 +295,10 @@ mlpx_tiles mlpx_gemm_tiles(int64_t M, int64_t N, int64_t Kd, int elem);
 mlpx_tiles mlpx_backward_tiles(const mlpx_net *net, int i, int64_t B, int elem);
 /* Rows per block of mlpx_forward. */
 int64_t mlpx_forward_rows(const mlpx_net *net);
+/* 1 when mlpx_forward on N rows (elements of elem bytes) is one block
+ * whose GEMMs are cut into tiles (a layer has more than one), 0 when it
+ * runs in blocks of rows. */
+int mlpx_forward_tiled(const mlpx_net *net, int64_t N, int elem);
 /* 1 when a training batch of B rows (elements of elem bytes) is cut into
  * more than one part (epoch_tiles.c), 0 for the plain loop (epoch.c). */
 int mlpx_epoch_tiled(const mlpx_net *net, int64_t B, int elem);
@@ -327,6 +331,12 @@ int mlpx_has_big_gemms(const mlpx_net *net, int64_t B);
     void mlpx_forward_batch_##S(const mlpx_net *net, const REAL *const *W,     \
                                 const REAL *const *b, const REAL *X,           \
                                 int64_t N, REAL *const *Z, int out_pass);      \
+    /* Tile p (of t, mlpx_gemm_tiles(N, n_{i+1}, n_i)) of layer i's          \
+     * H = Z[i] W_i into Z[i+1] (N, n_{i+1}), then bias + activation on the   \
+     * tile for a hidden layer (the output layer's come after all tiles). */  \
+    void mlpx_forward_tile_##S(const mlpx_net *net, const REAL *const *W,      \
+                               const REAL *const *b, REAL *const *Z,           \
+                               int64_t N, int i, mlpx_tiles t, int64_t p);     \
     /* epoch_tiles.c: the tiled epoch and loss_and_grad (same arguments as   \
      * mlpx_train_epoch and mlpx_loss_and_grad, B = rows per batch) */       \
     int mlpx_train_epoch_tiles_##S(                                            \

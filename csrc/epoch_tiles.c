@@ -77,23 +77,8 @@ static void S(forward_part)(void *arg, int64_t p, int worker)
 {
     (void)worker;
     S(tiles_ctx) *c = (S(tiles_ctx) *)arg;
-    const mlpx_net *net = c->net;
-    const int i = c->layer, K = net->n_layers;
-    const int64_t F = net->widths[i], O = net->widths[i + 1], nb = c->nb;
-    const REAL *in = c->Z[i], *W = c->coefs[i], *b = c->intercepts[i];
-    REAL *out = c->Z[i + 1];
-    const int64_t a = p * c->tiles.size;
-    if (c->tiles.by_rows) {
-        const int64_t n = nb - a < c->tiles.size ? nb - a : c->tiles.size;
-        S(mlpx_gemm)(0, 0, n, O, F, 1, in + a * F, F, W, O, 0, out + a * O, O);
-        if (i < K - 1) S(mlpx_bias_act)(out + a * O, b, n, O, net->activation);
-    } else {
-        const int64_t m = O - a < c->tiles.size ? O - a : c->tiles.size;
-        S(mlpx_gemm)(0, 0, nb, m, F, 1, in, F, W + a, O, 0, out + a, O);
-        if (i < K - 1)
-            for (int64_t r = 0; r < nb; r++)
-                S(mlpx_bias_act)(out + r * O + a, b + a, 1, m, net->activation);
-    }
+    S(mlpx_forward_tile)(c->net, (const REAL *const *)c->coefs,
+                         (const REAL *const *)c->intercepts, c->Z, c->nb, c->layer, c->tiles, p);
 }
 
 /* Part p of layer i's backward phase: rows [f0, f1) of W_i (tile p), or,

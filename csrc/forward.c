@@ -34,6 +34,82 @@ void S(mlpx_forward_batch)(const mlpx_net *net, const REAL *const *W,
     }
 }
 
+void S(mlpx_forward_tile)(const mlpx_net *net, const REAL *const *W, const REAL *const *b,
+                          REAL *const *Z, int64_t N, int i, mlpx_tiles t, int64_t p)
+{
+    const int K = net->n_layers;
+    const int64_t F = net->widths[i], O = net->widths[i + 1], a = p * t.size;
+    const REAL *in = Z[i];
+    REAL *out = Z[i + 1];
+    if (t.by_rows) {
+        const int64_t n = N - a < t.size ? N - a : t.size;
+        S(mlpx_gemm)(0, 0, n, O, F, 1, in + a * F, F, W[i], O, 0, out + a * O, O);
+        if (i < K - 1) S(mlpx_bias_act)(out + a * O, b[i], n, O, net->activation);
+    } else {
+        const int64_t m = O - a < t.size ? O - a : t.size;
+        S(mlpx_gemm)(0, 0, N, m, F, 1, in, F, W[i] + a, O, 0, out + a, O);
+        if (i < K - 1)
+            for (int64_t r = 0; r < N; r++)
+                S(mlpx_bias_act)(out + r * O + a, b[i] + a, 1, m, net->activation);
+    }
+}
+
+/* One block of N rows whose GEMMs are cut into tiles (mlpx_forward_tiled):
+ * each layer's tiles on the pool, the output's bias and activation after
+ * them on the caller, over whole rows (softmax needs a whole row). The
+ * tiles are fixed by the shapes, so the numbers do not depend on threads. */
+typedef struct {
+    const mlpx_net *net;
+    const REAL *const *coefs, *const *intercepts;
+    REAL **Z;
+    int64_t N;
+    int layer;
+    mlpx_tiles tiles;
+} S(tiled_args);
+
+static void S(tiled_part)(void *arg, int64_t p, int worker)
+{
+    (void)worker;
+    S(tiled_args) *a = (S(tiled_args) *)arg;
+    S(mlpx_forward_tile)(a->net, a->coefs, a->intercepts, a->Z, a->N, a->layer, a->tiles, p);
+}
+
+static int S(forward_tiled)(const mlpx_net *net, const REAL *const *coefs,
+                            const REAL *const *intercepts, const REAL *X, int64_t N, REAL *P,
+                            int checks, int threads)
+{
+    const int K = net->n_layers;
+    const int64_t *w = net->widths;
+    if ((checks & MLPX_CHECK_X) && !S(mlpx_all_finite)(X, N * w[0])) return MLPX_ENONFINITE;
+    int64_t hidden = 0;
+    for (int i = 1; i < K; i++) hidden += w[i];
+    REAL *buf = malloc((size_t)(N * hidden > 0 ? N * hidden : 1) * sizeof(REAL));
+    REAL **Z = malloc((size_t)(K + 1) * sizeof(REAL *));
+    if (!buf || !Z) {
+        free(buf);
+        free(Z);
+        return MLPX_ENOMEM;
+    }
+    Z[0] = (REAL *)X;
+    REAL *cur = buf;
+    for (int i = 1; i < K; i++) {
+        Z[i] = cur;
+        cur += N * w[i];
+    }
+    Z[K] = P;
+    S(tiled_args) a = {net, coefs, intercepts, Z, N, 0, {1, 1, 0}};
+    for (int i = 0; i < K; i++) {
+        a.layer = i;
+        a.tiles = mlpx_gemm_tiles(N, w[i + 1], w[i], (int)sizeof(REAL));
+        mlpx_pool_for(threads, a.tiles.n, S(tiled_part), &a);
+    }
+    S(mlpx_bias_act)(P, intercepts[K - 1], N, w[K], net->out_activation);
+    free(buf);
+    free(Z);
+    if ((checks & MLPX_CHECK_OUTPUT) && !S(mlpx_all_finite)(P, N * w[K])) return MLPX_EOUTPUT;
+    return MLPX_OK;
+}
+
 typedef struct {
     const mlpx_net *net;
     const REAL *const *coefs, *const *intercepts;
@@ -78,7 +154,9 @@ static void S(forward_block)(void *arg, int64_t p, int worker)
 /* P (N, n_K) = network output for X (N, n_0), in blocks of
  * mlpx_forward_rows rows (fixed by the network, so each row's numbers are
  * the same whichever thread runs its block, and however many there are),
- * shared by mlpx_forward_threads threads. */
+ * shared by mlpx_forward_threads threads; one block with GEMMs large enough
+ * to cut is cut into tiles instead (forward_tiled), so that a call on a
+ * few rows uses the threads too. */
 int S(mlpx_forward)(const mlpx_net *net, const REAL *const *coefs,
                     const REAL *const *intercepts, const REAL *X, int64_t N,
                     REAL *P, int checks)
@@ -88,7 +166,9 @@ int S(mlpx_forward)(const mlpx_net *net, const REAL *const *coefs,
     const int64_t *w = net->widths;
     const int64_t R0 = mlpx_forward_rows(net), R = N < R0 ? N : R0;
     const int64_t nblocks = R > 0 ? (N + R - 1) / R : 0;
-    const int threads = nblocks > 1 ? mlpx_forward_threads(net, N) : 1;
+    const int tiled = nblocks == 1 && mlpx_forward_tiled(net, N, (int)sizeof(REAL));
+    const int threads = nblocks > 1 || tiled ? mlpx_forward_threads(net, N) : 1;
+    if (tiled) return S(forward_tiled)(net, coefs, intercepts, X, N, P, checks, threads);
     int64_t hidden = 0;
     for (int i = 1; i < K; i++) hidden += w[i];
     const int64_t size = R * hidden;

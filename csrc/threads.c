@@ -136,13 +136,32 @@ int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size)
     return mlpx_epoch_tiled(net, B, elem) ? mlpx_tiles_threads(net, B, elem, 0) : 1;
 }
 
+/* The most tiles of any layer's forward GEMM on N rows. */
+static int64_t max_tiles_forward(const mlpx_net *net, int64_t N, int elem)
+{
+    int64_t most = 1;
+    for (int i = 0; i < net->n_layers; i++) {
+        const int64_t n = mlpx_gemm_tiles(N, net->widths[i + 1], net->widths[i], elem).n;
+        if (n > most) most = n;
+    }
+    return most;
+}
+
+int mlpx_forward_tiled(const mlpx_net *net, int64_t N, int elem)
+{
+    return N <= mlpx_forward_rows(net) && max_tiles_forward(net, N, elem) > 1;
+}
+
 int mlpx_forward_threads(const mlpx_net *net, int64_t N)
 {
     const int64_t R = mlpx_forward_rows(net);
+    const int elem = (int)sizeof(float);
     double macs = 0;
     for (int i = 0; i < net->n_layers; i++)
         macs += (double)N * (double)net->widths[i] * (double)net->widths[i + 1];
-    return mlpx_threads_for((N + R - 1) / R, macs, mlpx_has_big_gemms(net, N < R ? N : R));
+    const int64_t parts = mlpx_forward_tiled(net, N, elem) ? max_tiles_forward(net, N, elem)
+                                                             : (N + R - 1) / R;
+    return mlpx_threads_for(parts, macs, mlpx_has_big_gemms(net, N < R ? N : R));
 }
 
 int mlpx_wants_blas_local(const mlpx_net *net, int64_t N, int64_t batch_size)

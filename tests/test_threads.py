@@ -80,10 +80,14 @@ def test_fit_and_predict_same_bits_for_every_thread_limit(name, dtype, solver):
         with threadpoolctl.threadpool_limits(limit):
             model = _model(name, solver).fit(X, y)
             results[limit] = _fitted(model)
-            probas[limit] = model.predict_proba(X)
+            # blocks of rows (600, 700 rows); one block, its GEMMs in tiles
+            # on the large network (100 rows); one row
+            probas[limit] = [model.predict_proba(X), model.predict_proba(X[:100]),
+                             model.predict_proba(X[:1])]
     for limit in LIMITS[1:]:
         _same(results[limit], results[1])
-        assert np.array_equal(probas[limit], probas[1])
+        for got, want in zip(probas[limit], probas[1]):
+            assert np.array_equal(got, want)
 
 
 
@@ -129,6 +133,8 @@ def test_large_network_runs_on_the_threads_allowed():
                              np.zeros((1024, 784)))  # makes the local BLAS
             assert _core._epoch_threads(widths, 20000, 256) == limit
             assert _core._epoch_threads(widths, 10000) == limit  # forward, 40 blocks
+            # forward on one block of 100 rows: its GEMMs cut into tiles
+            assert _core._epoch_threads(widths, 100) == min(limit, 2)  # 2 tiles of 128 columns
     with threadpoolctl.threadpool_limits(8):
         # a small network uses fewer threads where more do not pay
         assert _core._epoch_threads((64, 64, 10), 20000, 32) == 1

@@ -833,6 +833,46 @@ static void test_threads(void)
     CHECK(t1 == 1 && t4 > 1 && f4 > 1, "threads: epoch %d at 1, epoch %d forward %d at 4", t1, t4, f4);
     CHECK(P1 && P4 && !memcmp(P1, P4, sizeof(double) * (size_t)(N * w[2])),
           "threads: forward bits differ between 1 and 4 threads");
+
+    /* one block of rows cut into tiles (mlpx_forward_tiled): the same bits
+     * at 1 and 4 threads, close to the reference, softmax rows summing to 1 */
+    {
+        const int64_t wt[] = {300, 512, 10}, Nt = 100;
+        model t;
+        model_init(&t, 2, wt, MLPX_TANH, MLPX_SOFTMAX, 0.1);
+        double *Xt = random_array(Nt * wt[0], -1, 1);
+        use_blas(1, 1);
+        double *T1 = forward_f(&t, Xt, Nt, MLPX_CHECK_X | MLPX_CHECK_OUTPUT, &st);
+        double *D1 = forward_d(&t, Xt, Nt, MLPX_CHECK_X | MLPX_CHECK_OUTPUT, &st);
+        use_blas(4, 1);
+        const int ft = mlpx_forward_threads(&t.net, Nt);
+        double *T4 = forward_f(&t, Xt, Nt, MLPX_CHECK_X | MLPX_CHECK_OUTPUT, &st);
+        double *D4 = forward_d(&t, Xt, Nt, MLPX_CHECK_X | MLPX_CHECK_OUTPUT, &st);
+        use_blas(1, 0);
+        double *Z[3];
+        ref_forward(&t, Xt, Nt, Z);
+        double worst = 0;
+        for (int64_t k = 0; T1 && k < Nt * wt[2]; k++) {
+            const double e = fabs(D1[k] - Z[2][k]) + fabs(T1[k] - Z[2][k]) * 1e-8;
+            if (e > worst) worst = e;
+        }
+        CHECK(ft > 1, "tiled forward: %d threads at a claimed 4 (one block of 100 rows: "
+              "more than one thread only when its GEMMs are cut into tiles)", ft);
+        CHECK(T1 && T4 && D1 && D4 && !memcmp(T1, T4, sizeof(double) * (size_t)(Nt * wt[2])) &&
+              !memcmp(D1, D4, sizeof(double) * (size_t)(Nt * wt[2])),
+              "tiled forward: bits differ between 1 and 4 threads");
+        CHECK(worst < 1e-12, "tiled forward: off the reference by %.2e", worst);
+        Xt[5] = NAN;
+        double *bad = forward_d(&t, Xt, Nt, MLPX_CHECK_X, &st);
+        CHECK(!bad && st == MLPX_ENONFINITE, "tiled forward: NaN in X gave status %d", st);
+        free_Z(Z, 2);
+        free(T1);
+        free(T4);
+        free(D1);
+        free(D4);
+        free(Xt);
+        model_free(&t);
+    }
     int same = sa == MLPX_OK && sb == MLPX_OK && !memcmp(la, lb, sizeof la);
     for (int i = 0; same && i < 2; i++)
         same = !memcmp(a.W[i], b.W[i], sizeof(double) * (size_t)(w[i] * w[i + 1])) &&
