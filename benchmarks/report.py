@@ -1193,7 +1193,8 @@ def save(results, out_dir):
     md = render_markdown(results)
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write(md)
-    plot(results, os.path.join(out_dir, "batch_a.png"))
+    if any(c.get("train") for v in run_views(results) for c in v["configs"].values()):
+        plot(results, os.path.join(out_dir, "batch_a.png"))   # training times of family (a)
     return md
 
 
