@@ -22,7 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 import mlpx
 from mlpx import MLPRegressor
 
-from test_sklearn_parity import SOLVER_CASES
+from test_sklearn_parity import SOLVER_CASES, assert_same_fit
 
 RTOL = 1e-9
 
@@ -77,23 +77,7 @@ def _fit_both(params, X, y, **fit_kw):
 
 def assert_same_model(sk, mx, rtol=RTOL, X=None):
     """Every fitted attribute of ``mx`` equals ``sk``'s (floats to ``rtol``)."""
-    for name in ("n_iter_", "t_", "n_layers_", "n_outputs_", "out_activation_",
-                 "n_features_in_"):
-        assert getattr(mx, name) == getattr(sk, name), name
-    assert len(mx.coefs_) == len(sk.coefs_)
-    for a, b in zip(mx.coefs_ + mx.intercepts_, sk.coefs_ + sk.intercepts_):
-        assert a.shape == b.shape and a.dtype == b.dtype
-        assert_allclose(a, b, rtol=rtol, atol=0)
-    assert_allclose(mx.loss_, sk.loss_, rtol=rtol, atol=0)
-    for name in ("loss_curve_", "best_loss_", "validation_scores_",
-                 "best_validation_score_"):
-        assert hasattr(mx, name) == hasattr(sk, name), name
-        if hasattr(sk, name):
-            a, b = getattr(mx, name), getattr(sk, name)
-            if b is None:
-                assert a is None, name
-            else:
-                assert_allclose(a, b, rtol=rtol, atol=0, err_msg=name)
+    assert_same_fit(sk, mx, rtol)
     if X is not None:
         assert_allclose(mx.predict(X), sk.predict(X), rtol=rtol, atol=1e-13)
 

@@ -66,15 +66,12 @@ def _fit_both(params, X, y, **fit_kw):
     return out[0][0], out[1][0], out[0][1], out[1][1]
 
 
-def assert_same_model(sk, mx, rtol=RTOL, X=None):
-    """Every fitted attribute of ``mx`` equals ``sk``'s (floats to ``rtol``)."""
-    assert mx.n_iter_ == sk.n_iter_
-    assert mx.t_ == sk.t_
-    assert mx.n_layers_ == sk.n_layers_
-    assert mx.n_outputs_ == sk.n_outputs_
-    assert mx.out_activation_ == sk.out_activation_
-    assert mx.n_features_in_ == sk.n_features_in_
-    assert_array_equal(mx.classes_, sk.classes_)
+def assert_same_fit(sk, mx, rtol=RTOL):
+    """The fitted attributes every MLP has (a classifier's and a
+    regressor's): ``mx``'s equal ``sk``'s, floats to ``rtol``."""
+    for name in ("n_iter_", "t_", "n_layers_", "n_outputs_", "out_activation_",
+                 "n_features_in_"):
+        assert getattr(mx, name) == getattr(sk, name), name
     assert len(mx.coefs_) == len(sk.coefs_)
     for a, b in zip(mx.coefs_ + mx.intercepts_, sk.coefs_ + sk.intercepts_):
         assert a.shape == b.shape and a.dtype == b.dtype
@@ -89,6 +86,12 @@ def assert_same_model(sk, mx, rtol=RTOL, X=None):
                 assert a is None, name
             else:
                 assert_allclose(a, b, rtol=rtol, atol=0, err_msg=name)
+
+
+def assert_same_model(sk, mx, rtol=RTOL, X=None):
+    """Every fitted attribute of ``mx`` equals ``sk``'s (floats to ``rtol``)."""
+    assert_same_fit(sk, mx, rtol)
+    assert_array_equal(mx.classes_, sk.classes_)
     if X is not None:
         assert_allclose(mx.predict_proba(X), sk.predict_proba(X), rtol=rtol, atol=1e-15)
         assert_array_equal(mx.predict(X), sk.predict(X))
