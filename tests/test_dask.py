@@ -22,6 +22,15 @@ from sklearn.model_selection import GridSearchCV  # noqa: E402
 from mlpx._estimator import MLPClassifier  # noqa: E402
 
 
+
+def _assert_same_training(fitted, local, n_rows):
+    """Incremental's fitted estimator is the block-by-block partial_fit's."""
+    assert fitted.n_iter_ == local.n_iter_ and fitted.t_ == local.t_ == n_rows
+    for a, b in zip(fitted.coefs_ + fitted.intercepts_, local.coefs_ + local.intercepts_):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    assert fitted.loss_curve_ == local.loss_curve_
+
 @pytest.fixture(scope="module")
 def client():
     with warnings.catch_warnings():
@@ -83,12 +92,7 @@ def test_incremental_equals_partial_fit_chunk_by_chunk(client, digits, dtype):
     for start in range(0, len(X), 100):
         local.partial_fit(X[start:start + 100], y[start:start + 100], classes=classes)
 
-    fitted = inc.estimator_
-    assert fitted.n_iter_ == local.n_iter_ and fitted.t_ == local.t_ == len(X)
-    for a, b in zip(fitted.coefs_ + fitted.intercepts_, local.coefs_ + local.intercepts_):
-        assert a.dtype == b.dtype
-        np.testing.assert_array_equal(a, b)
-    assert fitted.loss_curve_ == local.loss_curve_
+    _assert_same_training(inc.estimator_, local, len(X))
     assert inc.score(dX, dy) == pytest.approx(local.score(X, y), abs=1e-12)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -113,12 +117,7 @@ def test_incremental_regressor_equals_partial_fit_chunk_by_chunk(client, digits,
     for start in range(0, len(X), 100):
         local.partial_fit(X[start:start + 100], Y[start:start + 100])
 
-    fitted = inc.estimator_
-    assert fitted.n_iter_ == local.n_iter_ and fitted.t_ == local.t_ == len(X)
-    for a, b in zip(fitted.coefs_ + fitted.intercepts_, local.coefs_ + local.intercepts_):
-        assert a.dtype == b.dtype
-        np.testing.assert_array_equal(a, b)
-    assert fitted.loss_curve_ == local.loss_curve_
+    _assert_same_training(inc.estimator_, local, len(X))
     # (dask-ml's own r2 scorer cannot broadcast the predictions' unknown
     # chunk sizes: the score is taken on the computed predictions)
     pred = inc.predict(dX).compute()
