@@ -22,7 +22,6 @@ from sklearn.model_selection import GridSearchCV  # noqa: E402
 from mlpx._estimator import MLPClassifier  # noqa: E402
 
 
-
 def _assert_same_training(fitted, local, n_rows):
     """Incremental's fitted estimator is the block-by-block partial_fit's."""
     assert fitted.n_iter_ == local.n_iter_ and fitted.t_ == local.t_ == n_rows
@@ -30,6 +29,7 @@ def _assert_same_training(fitted, local, n_rows):
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a, b)
     assert fitted.loss_curve_ == local.loss_curve_
+
 
 @pytest.fixture(scope="module")
 def client():
