@@ -74,27 +74,19 @@ static void S(tiled_part)(void *arg, int64_t p, int worker)
     S(mlpx_forward_tile)(a->net, a->coefs, a->intercepts, a->Z, a->N, a->layer, a->tiles, p);
 }
 
+/* Z: K + 1 pointers; buf: N (n_1 + ... + n_{K-1}) elements for the hidden
+ * layers (mlpx_forward allocates both). */
 static int S(forward_tiled)(const mlpx_net *net, const REAL *const *coefs,
                             const REAL *const *intercepts, const REAL *X, int64_t N, REAL *P,
-                            int checks, int threads)
+                            int checks, int threads, REAL *buf, REAL **Z)
 {
     const int K = net->n_layers;
     const int64_t *w = net->widths;
     if ((checks & MLPX_CHECK_X) && !S(mlpx_all_finite)(X, N * w[0])) return MLPX_ENONFINITE;
-    int64_t hidden = 0;
-    for (int i = 1; i < K; i++) hidden += w[i];
-    REAL *buf = malloc((size_t)(N * hidden > 0 ? N * hidden : 1) * sizeof(REAL));
-    REAL **Z = malloc((size_t)(K + 1) * sizeof(REAL *));
-    if (!buf || !Z) {
-        free(buf);
-        free(Z);
-        return MLPX_ENOMEM;
-    }
     Z[0] = (REAL *)X;
-    REAL *cur = buf;
     for (int i = 1; i < K; i++) {
-        Z[i] = cur;
-        cur += N * w[i];
+        Z[i] = buf;
+        buf += N * w[i];
     }
     Z[K] = P;
     S(tiled_args) a = {net, coefs, intercepts, Z, N, 0, {1, 1, 0}};
@@ -104,8 +96,6 @@ static int S(forward_tiled)(const mlpx_net *net, const REAL *const *coefs,
         mlpx_pool_for(threads, a.tiles.n, S(tiled_part), &a);
     }
     S(mlpx_bias_act)(P, intercepts[K - 1], N, w[K], net->out_activation);
-    free(buf);
-    free(Z);
     if ((checks & MLPX_CHECK_OUTPUT) && !S(mlpx_all_finite)(P, N * w[K])) return MLPX_EOUTPUT;
     return MLPX_OK;
 }
@@ -168,22 +158,30 @@ int S(mlpx_forward)(const mlpx_net *net, const REAL *const *coefs,
     const int64_t nblocks = R > 0 ? (N + R - 1) / R : 0;
     const int tiled = nblocks == 1 && mlpx_forward_tiled(net, N, (int)sizeof(REAL));
     const int threads = nblocks > 1 || tiled ? mlpx_forward_threads(net, N) : 1;
-    if (tiled) return S(forward_tiled)(net, coefs, intercepts, X, N, P, checks, threads);
+    /* hidden-layer scratch: one block's worth per worker, or one for the
+     * tiled block (its workers share it, each writing its own tiles) */
+    const int copies = tiled ? 1 : threads;
     int64_t hidden = 0;
     for (int i = 1; i < K; i++) hidden += w[i];
     const int64_t size = R * hidden;
-    REAL *buf = malloc((size_t)(threads * size > 0 ? threads * size : 1) * sizeof(REAL));
-    REAL **Z = malloc((size_t)threads * (size_t)(K + 1) * sizeof(REAL *));
+    REAL *buf = malloc((size_t)(copies * size > 0 ? copies * size : 1) * sizeof(REAL));
+    REAL **Z = malloc((size_t)copies * (size_t)(K + 1) * sizeof(REAL *));
     if (!buf || !Z) {
         free(buf);
         free(Z);
         return MLPX_ENOMEM;
     }
-    S(forward_args) a = {net, coefs, intercepts, X, P, buf, Z, N, R, size, checks, 0, 0};
-    mlpx_pool_for(threads, nblocks, S(forward_block), &a);
+    int status;
+    if (tiled) {
+        status = S(forward_tiled)(net, coefs, intercepts, X, N, P, checks, threads, buf, Z);
+    } else {
+        S(forward_args) a = {net, coefs, intercepts, X, P, buf, Z, N, R, size, checks, 0, 0};
+        mlpx_pool_for(threads, nblocks, S(forward_block), &a);
+        status = a.bad ? MLPX_ENONFINITE : a.bad_out ? MLPX_EOUTPUT : MLPX_OK;
+    }
     free(buf);
     free(Z);
-    return a.bad ? MLPX_ENONFINITE : a.bad_out ? MLPX_EOUTPUT : MLPX_OK;
+    return status;
 }
 
 #endif
