@@ -818,11 +818,10 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                 _validate_predict(self, X_in)  # X is not finite: scikit-learn's error
             raise
         except FloatingPointError:
-            coefs = self.coefs_
-            out = impl.forward(coefs, self.intercepts_, X.astype(coefs[0].dtype, copy=False),
-                               self.activation, self.out_activation_)
+            # the same forward pass, unchecked, to count the rows that overflowed
+            out = _forward_plan(self, dtype)(X)
             bad = int((~np.isfinite(out)).any(axis=1).sum())
-            largest = max(float(np.abs(c).max()) for c in coefs)
+            largest = max(float(np.abs(c).max()) for c in self.coefs_)
             raise ValueError(
                 f"The network's output is not finite for {bad} of {X.shape[0]} "
                 f"samples: activations overflowed {np.dtype(dtype).name}. Either the "
