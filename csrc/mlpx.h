@@ -72,6 +72,11 @@ int mlpx_has_blas(void);
  * mlpx_has_blas_local: set, and still at one thread. */
 void mlpx_set_blas_local(void *sgemm, void *dgemm, int ilp64, void *get_threads);
 int mlpx_has_blas_local(void);
+/* Optional Fortran-ABI sgemv_/dgemv_ addresses of the same library as the
+ * shared (local = 0) or the local (local = 1) entry's GEMMs, with its integer
+ * width: products with one row or one column then go to GEMV. Setting that
+ * entry's GEMMs again removes them; NULLs remove them. */
+void mlpx_set_gemv(void *sgemv, void *dgemv, int local);
 /* 1 when a call on N rows in batches of batch_size (mlpx_forward: 0, for
  * its row blocks; mlpx_loss_and_grad: N) would use the local BLAS: the shared BLAS
  * may use several threads and some GEMM is too big for one of them. The

@@ -633,3 +633,54 @@ def test_routed_gemm_sees_every_gemm_then_gives_the_table_back():
     before = dict(calls)
     native.forward(coefs, intercepts, X, "logistic", "softmax")
     assert calls == before
+
+
+@requires_native
+def test_one_row_and_one_column_products_agree_through_gemv_and_gemm():
+    """Products with one row or one column go to the BLAS's GEMV (blas.c);
+    routed_gemm takes them out of the table while it runs, so the same calls
+    then go through GEMM: both give the same numbers, up to rounding, and
+    the table (GEMV included) is back afterwards."""
+    import ctypes
+
+    from mlpx import _backend
+
+    if _backend.get_backend() != "native":
+        pytest.skip("native backend only")
+    p = _backend.blas_provider()
+    assert p.get("sgemv") and p.get("dgemv"), "the BLAS in use has no GEMV addresses"
+    proto = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 13)
+    real = {k: proto(p[k]) for k in ("sgemm", "dgemm")}
+    calls = {"sgemm": 0, "dgemm": 0}
+
+    def forwarding(kind):
+        def gemm(*args):
+            calls[kind] += 1
+            real[kind](*args)
+        return proto(gemm)
+
+    wrappers = {k: forwarding(k) for k in calls}
+    addr = {k: ctypes.cast(w, ctypes.c_void_p).value for k, w in wrappers.items()}
+    rng = np.random.default_rng(3)
+    for dtype in (np.float32, np.float64):
+        kind = "sgemm" if dtype == np.float32 else "dgemm"
+        tol = 1e-6 if dtype == np.float32 else 1e-13
+        for sizes, rows in (((40, 30, 10), 1), ((40, 30, 1), 9), ((1, 30, 1), 9)):
+            coefs, intercepts = make_net(sizes, dtype, rng)
+            X = rng.normal(size=(rows, sizes[0])).astype(dtype)
+            Y = rng.integers(0, 2, size=(rows, sizes[-1])).astype(dtype)
+            out = "softmax" if sizes[-1] > 1 else "logistic"
+            before = dict(calls)
+            by_gemv = native.forward(coefs, intercepts, X, "logistic", out)
+            lg = native.loss_and_grad(coefs, intercepts, X, Y, "logistic", out, 0.0, None)
+            assert calls == before, "a GEMM wrapper was called outside routed_gemm"
+            with _backend.routed_gemm(addr["sgemm"], addr["dgemm"]):
+                by_gemm = native.forward(coefs, intercepts, X, "logistic", out)
+                lg2 = native.loss_and_grad(coefs, intercepts, X, Y, "logistic", out, 0.0, None)
+            assert calls[kind] > before[kind]
+            np.testing.assert_allclose(by_gemv, by_gemm, rtol=tol, atol=tol)
+            np.testing.assert_allclose(lg[0], lg2[0], rtol=tol)
+            for a, b in zip(lg[1] + lg[2], lg2[1] + lg2[2]):
+                np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    with pytest.raises(ValueError, match="both"):
+        native._set_gemv(p["sgemv"], None)

@@ -139,3 +139,4 @@ def routed_gemm(sgemm, dgemm):
         yield dict(p)
     finally:
         impl._set_blas(p["sgemm"], p["dgemm"], p["ilp64"], p.get("get_threads"))
+        impl._set_gemv(p.get("sgemv"), p.get("dgemv"))

@@ -176,6 +176,14 @@ def _openblas_fn(lib, sgemm_symbol, ilp64, name):
     return _addr(lib, f"{prefix}openblas_{name}{suffix}") or _addr(lib, f"openblas_{name}")
 
 
+def _gemv_of(lib, sgemm_symbol):
+    """{"sgemv", "dgemv"}: the GEMV addresses named like ``sgemm_symbol``
+    in ``lib``, both or neither (None)."""
+    sv = _addr(lib, sgemm_symbol.replace("sgemm", "sgemv"))
+    dv = _addr(lib, sgemm_symbol.replace("sgemm", "dgemv"))
+    return {"sgemv": sv, "dgemv": dv} if sv and dv else {"sgemv": None, "dgemv": None}
+
+
 def _from_library(path):
     try:
         lib = ctypes.CDLL(path)
@@ -186,6 +194,7 @@ def _from_library(path):
         if sp and dp:
             return {
                 "sgemm": sp, "dgemm": dp, "ilp64": ilp64, "library": path,
+                **_gemv_of(lib, s),
                 "source": "numpy", "symbol": s, "lib": lib,
                 "get_threads": _openblas_fn(lib, s, ilp64, "get_num_threads"),
                 "set_threads": _openblas_fn(lib, s, ilp64, "set_num_threads"),
@@ -204,8 +213,9 @@ def _from_scipy():
     name.restype = ctypes.c_char_p
     name.argtypes = [ctypes.py_object]
     caps = cython_blas.__pyx_capi__
-    ptrs = [get(caps[k], name(caps[k])) for k in ("sgemm", "dgemm")]
-    return {"sgemm": ptrs[0], "dgemm": ptrs[1], "ilp64": False,
+    ptrs = [get(caps[k], name(caps[k])) for k in ("sgemm", "dgemm", "sgemv", "dgemv")]
+    return {"sgemm": ptrs[0], "dgemm": ptrs[1], "sgemv": ptrs[2], "dgemv": ptrs[3],
+            "ilp64": False,
             "library": cython_blas.__file__, "source": "scipy.linalg.cython_blas",
             "symbol": "sgemm", "lib": None, "get_threads": None, "set_threads": None,
             "get_config": None}
@@ -231,6 +241,8 @@ def install(core):
         provider = find_provider()
     core._set_blas(provider["sgemm"], provider["dgemm"], provider["ilp64"],
                    provider.get("get_threads"))
+    if hasattr(core, "_set_gemv"):
+        core._set_gemv(provider.get("sgemv"), provider.get("dgemv"))
     if local.get("made"):  # made before this install (a second install)
         _hand_local(core)
     if hasattr(core, "_set_local_factory"):
@@ -239,6 +251,8 @@ def install(core):
 
 def _hand_local(core):
     core._set_blas_local(local["sgemm"], local["dgemm"], local["ilp64"], local["get_threads"])
+    if hasattr(core, "_set_gemv"):
+        core._set_gemv(local.get("sgemv"), local.get("dgemv"), True)
 
 
 def _off_by_environment():
@@ -436,6 +450,9 @@ def _local_instance(found):
         return no("the copy's GEMMs or thread functions resolve outside it")
     if _mapped_inode(copy["sgemm"]) != inode:
         return no("the loader handed back another object than the copy")
+    gemv = _gemv_of(lib, sym)
+    if gemv["sgemv"] and {_base(gemv["sgemv"]), _base(gemv["dgemv"])} != {_base(copy["sgemm"])}:
+        gemv = {"sgemv": None, "dgemv": None}   # not the copy's own: GEMM instead
     fn_int = ctypes.CFUNCTYPE(ctypes.c_int)
     fn_set = ctypes.CFUNCTYPE(None, ctypes.c_int)
     shared_get, shared_set = fn_int(found["get_threads"]), fn_set(found["set_threads"])
@@ -458,6 +475,7 @@ def _local_instance(found):
     rss1 = _rss_bytes()
     name = os.path.basename(real["library"])
     return {"made": True, "sgemm": copy["sgemm"], "dgemm": copy["dgemm"], "ilp64": ilp64,
+            **gemv,
             "get_threads": copy["get_threads"], "lib": lib,
             "library": f"private copy of {name}", "source": real["library"],
             "bytes": size, "rss_growth": None if None in (rss0, rss1) else rss1 - rss0}

@@ -53,6 +53,7 @@ cdef extern from "mlpx.h" nogil:
     int mlpx_has_blas()
     void mlpx_set_blas_local(void *sgemm, void *dgemm, int ilp64, void *get_threads)
     int mlpx_has_blas_local()
+    void mlpx_set_gemv(void *sgemv, void *dgemv, int local)
     const char *mlpx_kernel_path()
     int mlpx_wants_blas_local(const mlpx_net *net, int64_t N, int64_t batch_size)
     int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size)
@@ -103,6 +104,17 @@ def _set_blas_local(sgemm_ptr, dgemm_ptr, ilp64, threads_ptr):
     if (s == 0) != (d == 0) or (s != 0 and t == 0):
         raise ValueError("_set_blas_local: give sgemm, dgemm and get_threads addresses, or none")
     mlpx_set_blas_local(<void *>s, <void *>d, 1 if ilp64 else 0, <void *>t)
+
+
+def _set_gemv(sgemv_ptr, dgemv_ptr, local=False):
+    """Install Fortran-ABI sgemv/dgemv addresses (ints) of the library whose
+    GEMMs the shared (local=False) or the local entry holds, so that products
+    with one row or one column go to GEMV; None or 0 removes them. Setting
+    that entry's GEMMs again removes them too."""
+    cdef uintptr_t s = operator.index(sgemv_ptr or 0), d = operator.index(dgemv_ptr or 0)
+    if (s == 0) != (d == 0):
+        raise ValueError("_set_gemv: give both sgemv and dgemv addresses, or none")
+    mlpx_set_gemv(<void *>s, <void *>d, 1 if local else 0)
 
 
 def _has_blas_local():

@@ -13,7 +13,10 @@
  *     sample weights, against the same reference; the loss must fall;
  *   - with the shared BLAS claiming 4 threads and a one-thread local BLAS,
  *     tiled epochs and blocked forward passes give the same bits as on one
- *     thread (the engine's invariant).
+ *     thread (the engine's invariant);
+ *   - with a reference GEMV in the table (products with one row or one
+ *     column go there), the same bits as through the GEMM: every argument
+ *     mapping of blas.c's GEMV path, in both entries.
  * Exit status 0 when every check passes. Built by tests/c/run.sh.
  */
 #include <float.h>
@@ -40,11 +43,11 @@ static int n_checks, n_failed;
 
 /* ---- the reference GEMM: Fortran ABI, column-major, 32-bit integers ---- */
 
-static long gemm_calls; /* counted from the engine's worker threads too */
+static long gemm_calls, gemv_calls; /* counted from the engine's worker threads too */
 #if defined(__GNUC__)
-#define COUNT_CALL() __atomic_fetch_add(&gemm_calls, 1, __ATOMIC_RELAXED)
+#define COUNT_CALL(n) __atomic_fetch_add(&(n), 1, __ATOMIC_RELAXED)
 #else
-#define COUNT_CALL() (gemm_calls++)
+#define COUNT_CALL(n) ((n)++)
 #endif
 
 /* C (m, n) = alpha op(A) op(B) + beta C, column-major; C is not read when
@@ -57,7 +60,7 @@ static long gemm_calls; /* counted from the engine's worker threads too */
                      const int32_t *ldc)                                       \
     {                                                                          \
         const int at = *ta == 'T' || *ta == 't', bt = *tb == 'T' || *tb == 't'; \
-        COUNT_CALL();                                                          \
+        COUNT_CALL(gemm_calls);                                                       \
         for (int32_t j = 0; j < *n; j++)                                       \
             for (int32_t i = 0; i < *m; i++) {                                 \
                 double s = 0;                                                  \
@@ -74,6 +77,32 @@ static long gemm_calls; /* counted from the engine's worker threads too */
     }
 REF_GEMM(ref_sgemm, float)
 REF_GEMM(ref_dgemm, double)
+
+/* y = alpha op(A) x + beta y, column-major A (m, n); y is not read when
+ * beta = 0. Sums in double in the order REF_GEMM does, so a product routed
+ * here gives the bits it would through REF_GEMM. */
+#define REF_GEMV(NAME, T)                                                      \
+    static void NAME(const char *tr, const int32_t *m, const int32_t *n,       \
+                     const T *alpha, const T *A, const int32_t *lda,           \
+                     const T *x, const int32_t *incx, const T *beta, T *y,     \
+                     const int32_t *incy)                                      \
+    {                                                                          \
+        const int t = *tr == 'T' || *tr == 't';                                \
+        const int32_t rows = t ? *n : *m, len = t ? *m : *n;                    \
+        COUNT_CALL(gemv_calls);                                                \
+        for (int32_t i = 0; i < rows; i++) {                                   \
+            double s = 0;                                                      \
+            for (int32_t l = 0; l < len; l++) {                                \
+                const double a = t ? A[l + (int64_t)i * *lda]                  \
+                                   : A[i + (int64_t)l * *lda];                 \
+                s += a * x[(int64_t)l * *incx];                                \
+            }                                                                  \
+            T *c = &y[(int64_t)i * *incy];                                     \
+            *c = (T)(*alpha * s + (*beta == 0 ? 0 : *beta * *c));              \
+        }                                                                      \
+    }
+REF_GEMV(ref_sgemv, float)
+REF_GEMV(ref_dgemv, double)
 
 static int threads_claimed = 1;
 static int shared_threads(void) { return threads_claimed; }
@@ -96,6 +125,14 @@ static void use_blas(int threads, int local)
         mlpx_set_blas_local(ADDR(ref_sgemm), ADDR(ref_dgemm), 0, ADDR(one_thread));
     else
         mlpx_set_blas_local(NULL, NULL, 0, NULL);
+}
+
+/* use_blas, and the reference GEMV in both entries */
+static void use_blas_gemv(int threads, int local)
+{
+    use_blas(threads, local);
+    mlpx_set_gemv(ADDR(ref_sgemv), ADDR(ref_dgemv), 0);
+    if (local) mlpx_set_gemv(ADDR(ref_sgemv), ADDR(ref_dgemv), 1);
 }
 
 /* ---- data ---- */
@@ -891,6 +928,76 @@ static void test_threads(void)
     model_free(&b);
 }
 
+/* Products with one row or one column through GEMV: every (ta, tb) of
+ * blas.c's mapping arises here (one input feature, one output unit, a last
+ * batch of one row, forward passes of one row), on the shared entry and, at
+ * a claimed 4 threads, on the local one. The reference GEMV sums in the
+ * reference GEMM's order, so the bits must not change. */
+static void test_gemv(void)
+{
+    static const int64_t shapes[][4] = {{1, 24, 1, 0}, {5, 16, 3, 0}, {300, 512, 1, 0}};
+    rng_state = 4242;
+    for (int c = 0; c < 3; c++) {
+        const int64_t w[] = {shapes[c][0], shapes[c][1], shapes[c][2]};
+        const int out = w[2] == 1 ? MLPX_LOGISTIC : MLPX_SOFTMAX;
+        const int64_t N = 33, B = 8; /* last batch: one row */
+        model m, a, b;
+        model_init(&m, 2, w, MLPX_TANH, out, 0.3);
+        double *X = random_array(N * w[0], -1, 1), *Y = targets(N, w[2], out);
+        int64_t order[33];
+        for (int64_t r = 0; r < N; r++) order[r] = (r * 7) % N;
+        const mlpx_optim opt = {MLPX_SGD, 0.05, 0.9, 1, 0.9, 0.999, 1e-8, 0};
+        for (int threads = 1; threads <= 4; threads += 3) {
+            double la[2], lb[2];
+            int st, sa, sb, same = 1;
+            use_blas(threads, threads > 1);
+            double *P0 = forward_f(&m, X, 1, 0, &st), *Q0 = forward_d(&m, X, N, 0, &st);
+            sa = train_d(&m, &a, X, Y, NULL, order, N, B, 1e-3, opt, 2, la);
+            const long before = gemv_calls;
+            use_blas_gemv(threads, threads > 1);
+            double *P1 = forward_f(&m, X, 1, 0, &st), *Q1 = forward_d(&m, X, N, 0, &st);
+            sb = train_d(&m, &b, X, Y, NULL, order, N, B, 1e-3, opt, 2, lb);
+            const long used = gemv_calls - before;
+            use_blas(1, 0);
+            same = sa == MLPX_OK && sb == MLPX_OK && !memcmp(la, lb, sizeof la) && P0 && P1 &&
+                   Q0 && Q1 && !memcmp(P0, P1, sizeof(double) * (size_t)w[2]) &&
+                   !memcmp(Q0, Q1, sizeof(double) * (size_t)(N * w[2]));
+            for (int i = 0; same && i < 2; i++)
+                same = !memcmp(a.W[i], b.W[i], sizeof(double) * (size_t)(w[i] * w[i + 1])) &&
+                       !memcmp(a.b[i], b.b[i], sizeof(double) * (size_t)w[i + 1]);
+            CHECK(used > 0, "gemv %lld-%lld-%lld at %d threads: GEMV never called",
+                  (long long)w[0], (long long)w[1], (long long)w[2], threads);
+            CHECK(same, "gemv %lld-%lld-%lld at %d threads: bits differ from the GEMM path",
+                  (long long)w[0], (long long)w[1], (long long)w[2], threads);
+            free(P0);
+            free(P1);
+            free(Q0);
+            free(Q1);
+            model_free(&a);
+            model_free(&b);
+        }
+        free(X);
+        free(Y);
+        model_free(&m);
+    }
+    /* setting the GEMMs again takes the GEMVs out */
+    use_blas_gemv(1, 0);
+    use_blas(1, 0);
+    {
+        model m;
+        const int64_t w[] = {3, 4, 1};
+        int st;
+        model_init(&m, 2, w, MLPX_LOGISTIC, MLPX_LOGISTIC, 0.3);
+        double *X = random_array(3, -1, 1);
+        const long before = gemv_calls;
+        double *P = forward_d(&m, X, 1, 0, &st);
+        CHECK(gemv_calls == before, "mlpx_set_blas left the GEMV in the table");
+        free(P);
+        free(X);
+        model_free(&m);
+    }
+}
+
 int main(void)
 {
     double P[1];
@@ -915,7 +1022,10 @@ int main(void)
     test_training();
     printf("threads\n");
     test_threads();
+    printf("one-row and one-column products through GEMV\n");
+    test_gemv();
     CHECK(gemm_calls > 0, "the reference GEMM was never called");
-    printf("%d checks, %d failed (%ld GEMM calls)\n", n_checks, n_failed, gemm_calls);
+    printf("%d checks, %d failed (%ld GEMM, %ld GEMV calls)\n", n_checks, n_failed, gemm_calls,
+           gemv_calls);
     return n_failed ? 1 : 0;
 }
