@@ -7,7 +7,8 @@
  * shared library while that one may use several (mlpx_gemm_one_thread).
  * So every GEMM call runs on one thread: its bits depend on its shape and
  * the CPU, never on a thread count, and mlpx's own threads can each call
- * it on their own tiles.
+ * it on their own tiles. The exception is the whole-GEMM epoch
+ * (mlpx_gemm_whole, epoch.c), whose GEMMs run on the shared BLAS's threads.
  *
  * Fortran GEMM is column-major; a row-major C = op(A) op(B) is the
  * column-major C^T = op(B)^T op(A)^T, i.e. gemm(tb, ta, N, M, K, B, A).
@@ -80,6 +81,10 @@ int mlpx_blas_threads(void)
     const int n = blas.get_threads ? ((int (*)(void))blas.get_threads)() : 1;
     return n > 1 ? n : 1;
 }
+
+static MLPX_THREAD_LOCAL int gemm_whole;
+
+void mlpx_gemm_whole(int on) { gemm_whole = on; }
 
 int mlpx_gemm_one_thread(int64_t M, int64_t N, int64_t Kd)
 {
@@ -163,8 +168,8 @@ void S(mlpx_gemm)(int ta, int tb, int64_t M, int64_t N, int64_t Kd, REAL alpha,
     const int f32 = sizeof(REAL) == sizeof(float);
     void *fn = f32 ? blas.sgemm : blas.dgemm, *gemv = f32 ? blas.sgemv : blas.dgemv;
     int ilp64 = blas.ilp64;
-    if (blas.sgemm1 && !mlpx_gemm_one_thread(M, N, Kd) && mlpx_blas_threads() > 1 &&
-        mlpx_has_blas_local()) {
+    if (blas.sgemm1 && !gemm_whole && !mlpx_gemm_one_thread(M, N, Kd) &&
+        mlpx_blas_threads() > 1 && mlpx_has_blas_local()) {
         fn = f32 ? blas.sgemm1 : blas.dgemm1;
         gemv = f32 ? blas.sgemv1 : blas.dgemv1;
         ilp64 = blas.ilp64_1;

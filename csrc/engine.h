@@ -40,6 +40,13 @@ MLPX_INLINE double mlpx_data_loss(const mlpx_net *net, double loss)
 #define restrict __restrict
 #endif
 
+/* Storage duration of one value per thread. */
+#if defined(_MSC_VER)
+#define MLPX_THREAD_LOCAL __declspec(thread)
+#else
+#define MLPX_THREAD_LOCAL __thread
+#endif
+
 /* Relaxed loads and stores of an int shared between threads (a flag: no
  * ordering needed): GCC/Clang builtins; elsewhere (MSVC) a volatile access,
  * atomic for an aligned int on every target mlpx builds for. */
@@ -276,6 +283,9 @@ int mlpx_blas_threads(void);
  * entries). Larger ones go to the local BLAS while the shared one may use
  * several threads, so that no result depends on the thread count. */
 int mlpx_gemm_one_thread(int64_t M, int64_t N, int64_t Kd);
+/* While on (this thread only), every GEMM goes to the shared BLAS whatever
+ * its size, on that library's own threads (the whole-GEMM epoch). */
+void mlpx_gemm_whole(int on);
 
 /* threads.c: the thread policy, in one place. */
 /* Threads a loop of nparts parts, macs multiply-adds in all, may use: the

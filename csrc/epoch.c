@@ -6,7 +6,10 @@
  * backward.c), then the optimizer step. Batches whose GEMMs are large
  * enough to share (mlpx_epoch_tiled, threads.c) go to the tiled epoch
  * instead (epoch_tiles.c), whose cut into parts is fixed by the shapes,
- * so that the threads that run it change nothing but the time.
+ * so that the threads that run it change nothing but the time. The
+ * largest batches (mlpx_epoch_whole) stay here, their GEMMs whole on the
+ * shared BLAS's own threads, and the optimizer step shared out on mlpx's
+ * threads in parts of MLPX_STEP_PART values (whole_steps below).
  *
  * Precision template (template.h): the body below is compiled once per REAL.
  */
@@ -14,10 +17,51 @@
 #include <math.h>
 #include <stdlib.h>
 #include "engine.h"
+/* values of coefs per part of the whole-GEMM epoch's optimizer step */
+#define MLPX_STEP_PART (64 * 1024)
 #define MLPX_TEMPLATE "epoch.c"
 #include "template.h"
 #else
 #include "epoch_steps.h"
+
+typedef struct {
+    const mlpx_optim *opt;
+    int K, fold;
+    const int64_t *first; /* first[i]: layer i's first part; first[K]: parts */
+    REAL *const *coefs, *const *state;
+    REAL *const *dW;
+    double alpha, lr_t;
+    REAL s_b;
+    double *sq; /* one per part */
+} S(steps_ctx);
+
+/* Part p of the coef steps: values [j0, j1) of one layer's coefs. */
+static void S(step_part)(void *arg, int64_t p, int worker)
+{
+    (void)worker;
+    S(steps_ctx) *c = (S(steps_ctx) *)arg;
+    int i = 0;
+    while (p >= c->first[i + 1]) i++;
+    const int64_t n = c->first[c->K + 1 + i]; /* layer i's size */
+    const int64_t j0 = (p - c->first[i]) * MLPX_STEP_PART;
+    const int64_t j1 = n - j0 < MLPX_STEP_PART ? n : j0 + MLPX_STEP_PART;
+    if (c->fold)
+        c->sq[p] = c->alpha != 0 ? S(mlpx_sum_squares)(c->coefs[i] + j0, j1 - j0) : 0;
+    else
+        c->sq[p] = S(step_coefs)(c->opt, c->K, i, c->coefs[i], c->dW[i], c->state, j0, j1,
+                                 c->alpha, c->s_b, c->lr_t);
+}
+
+/* The whole-GEMM epoch's coef steps (or, folded into the GEMM, the new
+ * coefs' squared norm) on up to `threads` threads; returns sum ||W_i||^2
+ * of the new coefs, summed in part order. */
+static double S(whole_steps)(S(steps_ctx) *c, int threads)
+{
+    mlpx_pool_for(threads, c->first[c->K], S(step_part), c);
+    double sq = 0;
+    for (int64_t p = 0; p < c->first[c->K]; p++) sq += c->sq[p];
+    return sq;
+}
 
 /* Rows visited in `order` (or 0..N-1) in contiguous batches of batch_size,
  * the last holding the rest. Per batch: loss and gradients at the current
@@ -37,7 +81,8 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
     const int64_t *w = net->widths;
     const int64_t B = batch_size < N ? batch_size : N;
     const int64_t n_in = w[0], n_out = w[K];
-    if (mlpx_epoch_tiled(net, B, (int)sizeof(REAL)))
+    const int whole = mlpx_epoch_whole(net, B);
+    if (!whole && mlpx_epoch_tiled(net, B, (int)sizeof(REAL)))
         return S(mlpx_train_epoch_tiles)(net, coefs, intercepts, X, Y, sw, order, N, B, alpha,
                                     opt, state, loss);
 
@@ -51,12 +96,33 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
     }
     size += B * widest + nparam;
     if (order) size += B * (n_in + (sw ? 1 : 0));
+    /* whole-GEMM epoch: parts of the coef steps, per layer, and their sums;
+     * first[0..K] part offsets, first[K+1..2K] layer sizes */
+    int64_t nparts = 0;
+    for (int i = 0; whole && i < K; i++)
+        nparts += (w[i] * w[i + 1] + MLPX_STEP_PART - 1) / MLPX_STEP_PART;
     REAL *buf = malloc((size_t)size * sizeof(REAL));
     REAL **ptrs = malloc((size_t)(3 * K + 1) * sizeof(REAL *));
-    if (!buf || !ptrs) {
+    int64_t *first = malloc((size_t)(2 * K + 1) * sizeof(int64_t));
+    double *psq = malloc((size_t)(nparts > 0 ? nparts : 1) * sizeof(double));
+    if (!buf || !ptrs || !first || !psq) {
         free(buf);
         free(ptrs);
+        free(first);
+        free(psq);
         return MLPX_ENOMEM;
+    }
+    S(steps_ctx) steps = {.opt = opt, .K = K, .first = first, .coefs = coefs,
+                          .state = state, .alpha = alpha, .sq = psq};
+    int threads = 1;
+    if (whole) {
+        first[0] = 0;
+        for (int i = 0; i < K; i++) {
+            first[K + 1 + i] = w[i] * w[i + 1];
+            first[i + 1] = first[i] + (first[K + 1 + i] + MLPX_STEP_PART - 1) / MLPX_STEP_PART;
+        }
+        threads = mlpx_threads_for(nparts, (double)nparts * MLPX_STEP_PART, 0);
+        mlpx_gemm_whole(1);
     }
     REAL **Z = ptrs, **dW = ptrs + K + 1, **db = ptrs + 2 * K + 1;
     REAL *cur = buf;
@@ -109,17 +175,27 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
         double lr_t = 0;
         if (opt->solver == MLPX_ADAM) lr_t = S(adam_lr)(opt, ++t);
         sq = 0;
+        if (whole) {
+            steps.fold = fold;
+            steps.dW = dW;
+            steps.s_b = s_b;
+            steps.lr_t = lr_t;
+            sq = S(whole_steps)(&steps, threads);
+        }
         for (int i = 0; i < K; i++) {
             const int64_t n = w[i] * w[i + 1];
-            if (fold && alpha != 0) sq += S(mlpx_sum_squares)(coefs[i], n);
-            if (!fold)
+            if (!whole && fold && alpha != 0) sq += S(mlpx_sum_squares)(coefs[i], n);
+            if (!whole && !fold)
                 sq += S(step_coefs)(opt, K, i, coefs[i], dW[i], state, 0, n, alpha, s_b, lr_t);
             S(step_intercepts)(opt, K, i, intercepts[i], db[i], state, w[i + 1], s_b, lr_t);
         }
     }
+    if (whole) mlpx_gemm_whole(0);
     *loss = total / (double)N;
     free(buf);
     free(ptrs);
+    free(first);
+    free(psq);
     return MLPX_OK;
 }
 

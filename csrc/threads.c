@@ -11,6 +11,12 @@
  * smaller repack: a GEMM with more rows than columns is cut into tiles of
  * rows.
  *
+ * The largest batches (mlpx_epoch_whole) are not cut: their GEMMs run whole
+ * on the shared BLAS's own threads, and only the optimizer step is shared
+ * out, in parts fixed by the shapes. Their numbers then follow the BLAS's
+ * threaded GEMM: the same for the same thread count (OpenBLAS partitions by
+ * the count and the shapes, never by timing).
+ *
  * Threads: as many as the shared BLAS may use (its own setting, so
  * OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and threadpoolctl limits apply),
  * at most one per part, one for work too small to pay for a hand-over
@@ -32,6 +38,15 @@
 #define MLPX_REPACK_SMALL (256.0 * 1024)
 #define MLPX_TILE_MACS (512.0 * 1024)
 #define MLPX_SHARE_MACS (1024.0 * 1024)
+/* A training batch with at least this many multiply-adds runs as whole
+ * GEMMs on the shared BLAS's threads: there one-thread tiles, each
+ * repacking its share of a large operand, lose 10-17% against the BLAS's
+ * own threads, which share one packing (benchmarks/README.md, "Whole GEMMs
+ * for the largest batches"). Below it the tiles win or tie. */
+#define MLPX_WHOLE_MACS (2048.0 * 1024 * 1024)
+static double whole_macs = MLPX_WHOLE_MACS;
+
+void mlpx_set_whole_macs(double macs) { whole_macs = macs >= 0 ? macs : MLPX_WHOLE_MACS; }
 /* rows per block of mlpx_forward (a repack of every weight per block) */
 #define MLPX_FORWARD_ROWS 256
 
@@ -94,6 +109,14 @@ static int64_t max_tiles_epoch(const mlpx_net *net, int64_t B, int elem, int bia
     return most;
 }
 
+int mlpx_epoch_whole(const mlpx_net *net, int64_t B)
+{
+    double macs = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        macs += 3.0 * (double)B * (double)net->widths[i] * (double)net->widths[i + 1];
+    return macs >= whole_macs;
+}
+
 int mlpx_epoch_tiled(const mlpx_net *net, int64_t B, int elem)
 {
     return max_tiles_epoch(net, B, elem, 0) > 1;
@@ -133,6 +156,10 @@ int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size)
 {
     const int64_t B = batch_size < N ? batch_size : N;
     const int elem = (int)sizeof(float);
+    if (mlpx_epoch_whole(net, B)) {
+        const int t = mlpx_blas_threads();
+        return t > MLPX_MAX_THREADS ? MLPX_MAX_THREADS : t;
+    }
     return mlpx_epoch_tiled(net, B, elem) ? mlpx_tiles_threads(net, B, elem, 0) : 1;
 }
 
@@ -166,6 +193,8 @@ int mlpx_forward_threads(const mlpx_net *net, int64_t N)
 
 int mlpx_wants_blas_local(const mlpx_net *net, int64_t N, int64_t batch_size)
 {
+    /* a training epoch of whole GEMMs calls the shared BLAS only */
+    if (batch_size > 0 && batch_size < N && mlpx_epoch_whole(net, batch_size)) return 0;
     if (batch_size <= 0) batch_size = mlpx_forward_rows(net);
     const int64_t B = batch_size < N ? batch_size : N;
     return mlpx_blas_threads() > 1 && mlpx_has_big_gemms(net, B);

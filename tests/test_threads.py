@@ -188,6 +188,83 @@ def test_two_concurrent_fits_same_bits(name, dtype):
         _same(o, ref)
 
 
+@pytest.fixture
+def whole_gemms():
+    """Every training batch as whole GEMMs on the BLAS's own threads (by
+    default only batches of >= 2**31 multiply-adds, too slow for a test)."""
+    from mlpx import _core
+    _core._set_whole_macs(0)
+    try:
+        yield
+    finally:
+        _core._set_whole_macs(None)
+
+
+@requires_native
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_whole_gemm_epoch_same_bits_for_the_same_thread_count(whole_gemms, dtype, solver):
+    """The largest batches run whole GEMMs on the BLAS's threads: the same
+    bits for the same thread count, whatever runs beside (a concurrent fit)
+    or is scheduled when; across thread counts, the same numbers up to
+    rounding; and the tiled epoch's numbers up to rounding."""
+    from mlpx import _core
+    X, y = _data("large", dtype, seed=4)
+    widths = (X.shape[1], *NETS["large"]["hidden"], 10)
+    assert _core._epoch_whole(widths, NETS["large"]["batch"])
+    kw = dict(momentum=0.9) if solver == "sgd" else {}
+    results = {}
+    for limit in (1, 2, 4, 8):
+        with threadpoolctl.threadpool_limits(limit):
+            assert _core._epoch_threads(widths, X.shape[0], NETS["large"]["batch"]) == limit
+            first = _fitted(_model("large", solver, **kw).fit(X, y))
+            out = [None, None]
+            barrier = threading.Barrier(2)
+
+            def work(k):
+                barrier.wait()
+                with threadpoolctl.threadpool_limits(limit):
+                    out[k] = _fitted(_model("large", solver, **kw).fit(X, y))
+
+            threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=300)
+            for o in out:
+                assert o is not None
+                _same(o, first)
+            results[limit] = first
+    _core._set_whole_macs(float("inf"))
+    tiled = _fitted(_model("large", solver, **kw).fit(X, y))
+    tol = 2e-4 if dtype == np.float32 else 1e-10
+    for got in list(results.values()) + [tiled]:
+        for a, b in zip(got[0], results[1][0]):
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+        np.testing.assert_allclose(got[1], results[1][1], rtol=tol)
+
+
+@requires_native
+def test_only_the_largest_batches_run_whole_gemms_and_the_environment_turns_it_off():
+    from mlpx import _core
+    assert _core._epoch_whole((1024, 1024, 1024, 10), 512)      # 3.2e9 multiply-adds
+    assert not _core._epoch_whole((784, 256, 128, 10), 2048)   # 1.4e9
+    assert not _core._epoch_whole((784, 256, 128, 10), 256)
+    assert "2**31" in mlpx._config.config()["threads"]
+    code = textwrap.dedent("""
+        import mlpx
+        from mlpx import _core
+        assert not _core._epoch_whole((1024, 1024, 1024, 10), 512)
+        assert "MLPX_THREAD_INDEPENDENT=1" in mlpx._config.config()["threads"]
+        print("ok")
+    """)
+    env = dict(os.environ, MLPX_THREAD_INDEPENDENT="1")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and "ok" in done.stdout, done.stderr
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_loky_cross_validation_folds_equal_serial_folds():
     from sklearn.model_selection import cross_validate

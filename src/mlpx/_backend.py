@@ -30,6 +30,14 @@ def build_info():
             "reason": str(getattr(_build_info, "reason", ""))}
 
 
+def thread_independent():
+    """True when ``MLPX_THREAD_INDEPENDENT=1``: even the largest training
+    batches run as one-thread tiles, so that every fit gives the same
+    numbers at every thread count (read at import)."""
+    value = os.environ.get("MLPX_THREAD_INDEPENDENT", "0").strip().lower()
+    return value in ("1", "true", "yes", "on")
+
+
 def _load():
     choice = os.environ.get("MLPX_BACKEND", "auto").strip().lower() or "auto"
     if choice not in _CHOICES:
@@ -57,6 +65,8 @@ def _load():
             _blas.install(_core)
         except Exception as exc:  # no usable BLAS: the extension cannot run
             raise ImportError(f"no BLAS for the native kernels: {exc!r}") from exc
+        if thread_independent():
+            _core._set_whole_macs(float("inf"))
         return "native", _core, None
     except ImportError as exc:
         if choice == "native":
@@ -102,7 +112,10 @@ def blas_config():
         # the shared BLAS, made at first use: whether made, its library, memory
         "blas_local": _blas.describe_local(),
         "kernels": impl._kernel_path() + (f" (MLPX_CPU={cpu})" if cpu else ""),
-        "threads": f"up to {_blas.threads()} (the BLAS limit); results do not depend on it",
+        "threads": f"up to {_blas.threads()} (the BLAS limit); " + (
+            "results do not depend on it (MLPX_THREAD_INDEPENDENT=1)" if thread_independent()
+            else "results do not depend on it, except training batches of >= 2**31 "
+                 "multiply-adds: the same for the same thread count"),
     }
 
 

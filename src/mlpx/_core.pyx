@@ -54,9 +54,11 @@ cdef extern from "mlpx.h" nogil:
     void mlpx_set_blas_local(void *sgemm, void *dgemm, int ilp64, void *get_threads)
     int mlpx_has_blas_local()
     void mlpx_set_gemv(void *sgemv, void *dgemv, int local)
+    void mlpx_set_whole_macs(double macs)
     const char *mlpx_kernel_path()
     int mlpx_wants_blas_local(const mlpx_net *net, int64_t N, int64_t batch_size)
     int mlpx_epoch_threads(const mlpx_net *net, int64_t N, int64_t batch_size)
+    int mlpx_epoch_whole(const mlpx_net *net, int64_t B)
     int mlpx_forward_threads(const mlpx_net *net, int64_t N)
 
     int mlpx_forward_f(const mlpx_net *net, const float **coefs,
@@ -115,6 +117,14 @@ def _set_gemv(sgemv_ptr, dgemv_ptr, local=False):
     if (s == 0) != (d == 0):
         raise ValueError("_set_gemv: give both sgemv and dgemv addresses, or none")
     mlpx_set_gemv(<void *>s, <void *>d, 1 if local else 0)
+
+
+def _set_whole_macs(macs):
+    """Training batches with at least ``macs`` multiply-adds run as whole
+    GEMMs on the BLAS's own threads (same numbers for the same thread
+    count); smaller ones as one-thread tiles (same numbers for every thread
+    count). ``float("inf")``: never; None: the default, 2**31."""
+    mlpx_set_whole_macs(-1.0 if macs is None else float(macs))
 
 
 def _has_blas_local():
@@ -182,6 +192,24 @@ def _epoch_threads(widths, n_samples, batch_size=None):
     if batch_size is None:
         return mlpx_forward_threads(&net, n)
     return mlpx_epoch_threads(&net, n, bs)
+
+
+def _epoch_whole(widths, batch_size):
+    """True when a training batch of ``batch_size`` rows through layer
+    widths n_0..n_K runs as whole GEMMs on the BLAS's own threads (same
+    numbers for the same thread count) rather than as one-thread tiles
+    (``mlpx_epoch_whole``, csrc/threads.c; ``_set_whole_macs``)."""
+    cdef int64_t[::1] w = np.array(widths, dtype=np.int64).ravel()
+    cdef int64_t bs = operator.index(batch_size)
+    if w.shape[0] < 2 or np.min(w) < 1 or bs < 1:
+        raise ValueError("_epoch_whole: need >= 2 positive widths and batch_size >= 1")
+    cdef mlpx_net net
+    net.n_layers = <int>(w.shape[0] - 1)
+    net.widths = &w[0]
+    net.activation = 0
+    net.out_activation = 0
+    net.mean_outputs = 0
+    return bool(mlpx_epoch_whole(&net, bs))
 
 
 # ---------------------------------------------------------------- validation

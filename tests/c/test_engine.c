@@ -928,6 +928,77 @@ static void test_threads(void)
     model_free(&b);
 }
 
+/* The whole-GEMM epoch (mlpx_set_whole_macs(0): every batch): its coef
+ * steps in parts of 64Ki values on the pool (two parts for a 300 x 256
+ * layer) give the bits of one thread at a claimed 4, and the reference's
+ * numbers. */
+static void test_whole(void)
+{
+    const int64_t w[] = {300, 256, 4};
+    const int64_t N = 40, B = 16;
+    rng_state = 9090;
+    double *X = random_array(N * w[0], -1, 1), *Y = targets(N, w[2], MLPX_SOFTMAX);
+    const mlpx_optim opts[] = {{MLPX_SGD, 0.1, 0.9, 1, 0.9, 0.999, 1e-8, 0},
+                               {MLPX_ADAM, 0.01, 0, 0, 0.9, 0.999, 1e-8, 0},
+                               {MLPX_SGD, 0.1, 0, 0, 0.9, 0.999, 1e-8, 0}};
+    mlpx_set_whole_macs(0);
+    for (int r = 0; r < 3; r++) {
+        model m, a, b, ref;
+        double la[2], lb[2], want[2];
+        model_init(&m, 2, w, MLPX_LOGISTIC, MLPX_SOFTMAX, 0.1);
+        model_init(&ref, 2, w, MLPX_LOGISTIC, MLPX_SOFTMAX, 0.1);
+        for (int i = 0; i < 2; i++) {
+            memcpy(ref.W[i], m.W[i], sizeof(double) * (size_t)(w[i] * w[i + 1]));
+            memcpy(ref.b[i], m.b[i], sizeof(double) * (size_t)w[i + 1]);
+        }
+        use_blas(1, 1);
+        CHECK(mlpx_epoch_whole(&m.net, B) && mlpx_epoch_threads(&m.net, N, B) == 1,
+              "whole: not chosen at whole_macs 0, or not 1 thread at 1");
+        const int sa = train_d(&m, &a, X, Y, NULL, NULL, N, B, 1e-3, opts[r], 2, la);
+        use_blas(4, 1);
+        CHECK(mlpx_epoch_threads(&m.net, N, B) == 4, "whole: not the BLAS's 4 threads");
+        const int sb = train_d(&m, &b, X, Y, NULL, NULL, N, B, 1e-3, opts[r], 2, lb);
+        use_blas(1, 0);
+        double *state[8];
+        for (int q = 0; q < 8; q++) {
+            const int i = q % 2;
+            state[q] = calloc((size_t)(q % 4 < 2 ? w[i] * w[i + 1] : w[i + 1]), sizeof(double));
+        }
+        mlpx_optim o = opts[r];
+        for (int e = 0; e < 2; e++) {
+            want[e] = ref_epoch(&ref, X, Y, NULL, NULL, N, B, 1e-3, &o, state, DBL_EPSILON);
+            o.t += (N + B - 1) / B;
+        }
+        int same = sa == MLPX_OK && sb == MLPX_OK && !memcmp(la, lb, sizeof la);
+        double ep = 0;
+        for (int i = 0; i < 2; i++) {
+            same = same && !memcmp(a.W[i], b.W[i], sizeof(double) * (size_t)(w[i] * w[i + 1])) &&
+                   !memcmp(a.b[i], b.b[i], sizeof(double) * (size_t)w[i + 1]);
+            const double e1 = rel_err_d(a.W[i], ref.W[i], w[i] * w[i + 1]);
+            const double e2 = rel_err_d(a.b[i], ref.b[i], w[i + 1]);
+            ep = e1 > ep ? e1 : ep;
+            ep = e2 > ep ? e2 : ep;
+        }
+        const double el = fabs(la[1] - want[1]) / want[1];
+        CHECK(same, "whole %d: bits differ between 1 and 4 threads", r);
+        CHECK(ep <= 1e-12 && el <= 1e-12, "whole %d: params rel err %g, loss rel err %g", r, ep, el);
+        for (int q = 0; q < 8; q++) free(state[q]);
+        model_free(&m);
+        model_free(&a);
+        model_free(&b);
+        model_free(&ref);
+    }
+    mlpx_set_whole_macs(-1);
+    {
+        model m;
+        model_init(&m, 2, w, MLPX_LOGISTIC, MLPX_SOFTMAX, 0.1);
+        CHECK(!mlpx_epoch_whole(&m.net, B), "whole: chosen for a small batch by default");
+        model_free(&m);
+    }
+    free(X);
+    free(Y);
+}
+
 /* Products with one row or one column through GEMV: every (ta, tb) of
  * blas.c's mapping arises here (one input feature, one output unit, a last
  * batch of one row, forward passes of one row), on the shared entry and, at
@@ -1022,6 +1093,8 @@ int main(void)
     test_training();
     printf("threads\n");
     test_threads();
+    printf("whole-GEMM epoch\n");
+    test_whole();
     printf("one-row and one-column products through GEMV\n");
     test_gemv();
     CHECK(gemm_calls > 0, "the reference GEMM was never called");
