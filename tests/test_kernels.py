@@ -594,22 +594,13 @@ def test_activation_names_listed_once():
         assert names <= set(native._ACT_CODE), names - set(native._ACT_CODE)
 
 
-@requires_native
-def test_routed_gemm_sees_every_gemm_then_gives_the_table_back():
-    """_backend.routed_gemm (the diagnostics hook benchmarks/dev/gemmcount.py
-    uses) sends the engine's GEMMs through other functions, then restores."""
+def _counting_gemms(p):
+    """ctypes GEMMs that count their calls and forward them to the BLAS ``p``
+    (``_backend.blas_provider()``): their addresses, the counts, and the
+    callbacks (keep them alive while the addresses are in use)."""
     import ctypes
 
-    from mlpx import _backend
-
-    if _backend.get_backend() != "native":
-        with pytest.raises(RuntimeError, match="native backend"):
-            with _backend.routed_gemm(1, 1):
-                pass
-        return
-    p = _backend.blas_provider()
-    arg = ctypes.c_void_p
-    proto = ctypes.CFUNCTYPE(None, *[arg] * 13)
+    proto = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 13)
     real = {k: proto(p[k]) for k in ("sgemm", "dgemm")}
     calls = {"sgemm": 0, "dgemm": 0}
 
@@ -621,6 +612,22 @@ def test_routed_gemm_sees_every_gemm_then_gives_the_table_back():
 
     wrappers = {k: forwarding(k) for k in calls}
     addr = {k: ctypes.cast(w, ctypes.c_void_p).value for k, w in wrappers.items()}
+    return addr, calls, (wrappers, real)
+
+
+@requires_native
+def test_routed_gemm_sees_every_gemm_then_gives_the_table_back():
+    """_backend.routed_gemm (the diagnostics hook benchmarks/dev/gemmcount.py
+    uses) sends the engine's GEMMs through other functions, then restores."""
+    from mlpx import _backend
+
+    if _backend.get_backend() != "native":
+        with pytest.raises(RuntimeError, match="native backend"):
+            with _backend.routed_gemm(1, 1):
+                pass
+        return
+    p = _backend.blas_provider()
+    addr, calls, _keep = _counting_gemms(p)
     rng = np.random.default_rng(0)
     coefs, intercepts = make_net((5, 4, 3), np.float64, rng)
     X = rng.normal(size=(7, 5))
@@ -641,26 +648,13 @@ def test_one_row_and_one_column_products_agree_through_gemv_and_gemm():
     routed_gemm takes them out of the table while it runs, so the same calls
     then go through GEMM: both give the same numbers, up to rounding, and
     the table (GEMV included) is back afterwards."""
-    import ctypes
-
     from mlpx import _backend
 
     if _backend.get_backend() != "native":
         pytest.skip("native backend only")
     p = _backend.blas_provider()
     assert p.get("sgemv") and p.get("dgemv"), "the BLAS in use has no GEMV addresses"
-    proto = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 13)
-    real = {k: proto(p[k]) for k in ("sgemm", "dgemm")}
-    calls = {"sgemm": 0, "dgemm": 0}
-
-    def forwarding(kind):
-        def gemm(*args):
-            calls[kind] += 1
-            real[kind](*args)
-        return proto(gemm)
-
-    wrappers = {k: forwarding(k) for k in calls}
-    addr = {k: ctypes.cast(w, ctypes.c_void_p).value for k, w in wrappers.items()}
+    addr, calls, _keep = _counting_gemms(p)
     rng = np.random.default_rng(3)
     for dtype in (np.float32, np.float64):
         kind = "sgemm" if dtype == np.float32 else "dgemm"

@@ -58,6 +58,24 @@ def _fitted(model):
             model.n_iter_)
 
 
+def _concurrently(n, fn):
+    """fn() in n threads started together; their results (None: not done
+    within 300 s)."""
+    out = [None] * n
+    barrier = threading.Barrier(n)
+
+    def work(k):
+        barrier.wait()
+        out[k] = fn()
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    return out
+
+
 def _same(a, b):
     (pa, la, na), (pb, lb, nb) = a, b
     assert na == nb
@@ -171,19 +189,7 @@ def test_concurrent_predict_proba_same_bits(name):
 def test_two_concurrent_fits_same_bits(name, dtype):
     X, y = _data(name, dtype, seed=3)
     ref = _fitted(_model(name, "sgd", momentum=0.9).fit(X, y))
-    out = [None, None]
-    barrier = threading.Barrier(2)
-
-    def work(k):
-        barrier.wait()
-        out[k] = _fitted(_model(name, "sgd", momentum=0.9).fit(X, y))
-
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    for o in out:
+    for o in _concurrently(2, lambda: _fitted(_model(name, "sgd", momentum=0.9).fit(X, y))):
         assert o is not None
         _same(o, ref)
 
@@ -219,20 +225,12 @@ def test_whole_gemm_epoch_same_bits_for_the_same_thread_count(whole_gemms, dtype
         with threadpoolctl.threadpool_limits(limit):
             assert _core._epoch_threads(widths, X.shape[0], NETS["large"]["batch"]) == limit
             first = _fitted(_model("large", solver, **kw).fit(X, y))
-            out = [None, None]
-            barrier = threading.Barrier(2)
 
-            def work(k):
-                barrier.wait()
+            def fit(limit=limit):
                 with threadpoolctl.threadpool_limits(limit):
-                    out[k] = _fitted(_model("large", solver, **kw).fit(X, y))
+                    return _fitted(_model("large", solver, **kw).fit(X, y))
 
-            threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(timeout=300)
-            for o in out:
+            for o in _concurrently(2, fit):
                 assert o is not None
                 _same(o, first)
             results[limit] = first

@@ -172,6 +172,18 @@ def _set_blas(sgemm_ptr, dgemm_ptr, ilp64, threads_ptr=None):
     mlpx_set_blas(<void *>s, <void *>d, 1 if ilp64 else 0, <void *>t)
 
 
+cdef mlpx_net _shape_net(int64_t[::1] w):
+    """A network of widths w (kept alive by the caller) for the policy
+    queries, which read its shapes only."""
+    cdef mlpx_net net
+    net.n_layers = <int>(w.shape[0] - 1)
+    net.widths = &w[0]
+    net.activation = 0
+    net.out_activation = 0
+    net.mean_outputs = 0
+    return net
+
+
 def _epoch_threads(widths, n_samples, batch_size=None):
     """Threads that ``train_epoch`` uses for layer widths n_0..n_K,
     ``n_samples`` rows and ``batch_size`` (``mlpx_epoch_threads`` in
@@ -183,12 +195,7 @@ def _epoch_threads(widths, n_samples, batch_size=None):
     cdef int64_t bs = 1 if batch_size is None else operator.index(batch_size)
     if w.shape[0] < 2 or np.min(w) < 1 or n < 1 or bs < 1:
         raise ValueError("_epoch_threads: need >= 2 positive widths, n_samples >= 1, batch_size >= 1")
-    cdef mlpx_net net
-    net.n_layers = <int>(w.shape[0] - 1)
-    net.widths = &w[0]
-    net.activation = 0
-    net.out_activation = 0
-    net.mean_outputs = 0
+    cdef mlpx_net net = _shape_net(w)
     if batch_size is None:
         return mlpx_forward_threads(&net, n)
     return mlpx_epoch_threads(&net, n, bs)
@@ -203,12 +210,7 @@ def _epoch_whole(widths, batch_size):
     cdef int64_t bs = operator.index(batch_size)
     if w.shape[0] < 2 or np.min(w) < 1 or bs < 1:
         raise ValueError("_epoch_whole: need >= 2 positive widths and batch_size >= 1")
-    cdef mlpx_net net
-    net.n_layers = <int>(w.shape[0] - 1)
-    net.widths = &w[0]
-    net.activation = 0
-    net.out_activation = 0
-    net.mean_outputs = 0
+    cdef mlpx_net net = _shape_net(w)
     return bool(mlpx_epoch_whole(&net, bs))
 
 
