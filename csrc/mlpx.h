@@ -77,12 +77,13 @@ int mlpx_has_blas_local(void);
  * width: products with one row or one column then go to GEMV. Setting that
  * entry's GEMMs again removes them; NULLs remove them. */
 void mlpx_set_gemv(void *sgemv, void *dgemv, int local);
-/* Training batches with at least `macs` multiply-adds (3 B n_i n_{i+1}
- * summed over layers) run as whole GEMMs on the shared BLAS's own threads,
- * whose numbers are the same for the same thread count; smaller ones are
- * cut into one-thread tiles fixed by the shapes, whose numbers are the same
- * for every thread count. Default 2^31; HUGE_VAL: never; negative: the
- * default. Process-wide; set it before training, not during. */
+/* Opt-in: training batches with at least `macs` multiply-adds (3 B n_i
+ * n_{i+1} summed over layers) run as whole GEMMs on the shared BLAS's own
+ * threads, whose numbers are the same for the same thread count, and which
+ * slow down several times over when the threads outnumber the free cores;
+ * the others are cut into one-thread tiles fixed by the shapes, whose
+ * numbers are the same for every thread count. Default and negative:
+ * HUGE_VAL (never). Process-wide; set it before training, not during. */
 void mlpx_set_whole_macs(double macs);
 /* 1 when a training batch of B rows runs as whole GEMMs (the above), 0 when
  * as one-thread tiles or the plain one-thread loop. */

@@ -11,11 +11,14 @@
  * smaller repack: a GEMM with more rows than columns is cut into tiles of
  * rows.
  *
- * The largest batches (mlpx_epoch_whole) are not cut: their GEMMs run whole
- * on the shared BLAS's own threads, and only the optimizer step is shared
- * out, in parts fixed by the shapes. Their numbers then follow the BLAS's
- * threaded GEMM: the same for the same thread count (OpenBLAS partitions by
- * the count and the shapes, never by timing).
+ * Opt-in (mlpx_set_whole_macs), the largest batches (mlpx_epoch_whole) are
+ * not cut: their GEMMs run whole on the shared BLAS's own threads, and only
+ * the optimizer step is shared out, in parts fixed by the shapes. Their
+ * numbers then follow the BLAS's threaded GEMM: the same for the same
+ * thread count (OpenBLAS partitions by the count and the shapes, never by
+ * timing). Not the default: OpenBLAS's threads wait for one another by
+ * spinning, and with more threads than free cores its GEMMs slow down
+ * several times over, where the pool's parts degrade gently.
  *
  * Threads: as many as the shared BLAS may use (its own setting, so
  * OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and threadpoolctl limits apply),
@@ -24,6 +27,7 @@
  * shared BLAS and no local BLAS is set (the shared one then runs it on its
  * own threads).
  */
+#include <math.h>
 #include "engine.h"
 
 /* Small tiles spread small batches over more threads; a tile repacking a
@@ -38,15 +42,12 @@
 #define MLPX_REPACK_SMALL (256.0 * 1024)
 #define MLPX_TILE_MACS (512.0 * 1024)
 #define MLPX_SHARE_MACS (1024.0 * 1024)
-/* A training batch with at least this many multiply-adds runs as whole
- * GEMMs on the shared BLAS's threads: there one-thread tiles, each
- * repacking its share of a large operand, lose 10-17% against the BLAS's
- * own threads, which share one packing (benchmarks/README.md, "Whole GEMMs
- * for the largest batches"). Below it the tiles win or tie. */
-#define MLPX_WHOLE_MACS (2048.0 * 1024 * 1024)
-static double whole_macs = MLPX_WHOLE_MACS;
+/* Training batches with at least whole_macs multiply-adds run as whole
+ * GEMMs on the shared BLAS's threads; HUGE_VAL (the default): none
+ * (docs/performance-notes.md, "Whole GEMMs for the largest batches"). */
+static double whole_macs = HUGE_VAL;
 
-void mlpx_set_whole_macs(double macs) { whole_macs = macs >= 0 ? macs : MLPX_WHOLE_MACS; }
+void mlpx_set_whole_macs(double macs) { whole_macs = macs >= 0 ? macs : HUGE_VAL; }
 /* rows per block of mlpx_forward (a repack of every weight per block) */
 #define MLPX_FORWARD_ROWS 256
 

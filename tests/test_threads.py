@@ -196,8 +196,9 @@ def test_two_concurrent_fits_same_bits(name, dtype):
 
 @pytest.fixture
 def whole_gemms():
-    """Every training batch as whole GEMMs on the BLAS's own threads (by
-    default only batches of >= 2**31 multiply-adds, too slow for a test)."""
+    """Every training batch as whole GEMMs on the BLAS's own threads (opt-in,
+    MLPX_WHOLE_GEMMS=1, for batches of >= 2**31 multiply-adds: too slow for
+    a test)."""
     from mlpx import _core
     _core._set_whole_macs(0)
     try:
@@ -244,20 +245,20 @@ def test_whole_gemm_epoch_same_bits_for_the_same_thread_count(whole_gemms, dtype
 
 
 @requires_native
-def test_only_the_largest_batches_run_whole_gemms_and_the_environment_turns_it_off():
+def test_whole_gemms_only_when_asked_and_only_for_the_largest_batches():
     from mlpx import _core
-    assert _core._epoch_whole((1024, 1024, 1024, 10), 512)      # 3.2e9 multiply-adds
-    assert not _core._epoch_whole((784, 256, 128, 10), 2048)   # 1.4e9
-    assert not _core._epoch_whole((784, 256, 128, 10), 256)
-    assert "2**31" in mlpx._config.config()["threads"]
+    assert not _core._epoch_whole((1024, 1024, 1024, 10), 512)   # the default: tiles
+    assert mlpx._config.config()["threads"].endswith("results do not depend on it")
     code = textwrap.dedent("""
         import mlpx
         from mlpx import _core
-        assert not _core._epoch_whole((1024, 1024, 1024, 10), 512)
-        assert "MLPX_THREAD_INDEPENDENT=1" in mlpx._config.config()["threads"]
+        assert _core._epoch_whole((1024, 1024, 1024, 10), 512)      # 3.2e9 multiply-adds
+        assert not _core._epoch_whole((784, 256, 128, 10), 2048)   # 1.4e9
+        assert not _core._epoch_whole((784, 256, 128, 10), 256)
+        assert "MLPX_WHOLE_GEMMS=1" in mlpx._config.config()["threads"]
         print("ok")
     """)
-    env = dict(os.environ, MLPX_THREAD_INDEPENDENT="1")
+    env = dict(os.environ, MLPX_WHOLE_GEMMS="1")
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0 and "ok" in done.stdout, done.stderr

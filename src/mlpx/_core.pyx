@@ -122,8 +122,8 @@ def _set_gemv(sgemv_ptr, dgemv_ptr, local=False):
 def _set_whole_macs(macs):
     """Training batches with at least ``macs`` multiply-adds run as whole
     GEMMs on the BLAS's own threads (same numbers for the same thread
-    count); smaller ones as one-thread tiles (same numbers for every thread
-    count). ``float("inf")``: never; None: the default, 2**31."""
+    count); the others as one-thread tiles (same numbers for every thread
+    count). None: the default, never (``MLPX_WHOLE_GEMMS=1`` sets 2**31)."""
     mlpx_set_whole_macs(-1.0 if macs is None else float(macs))
 
 

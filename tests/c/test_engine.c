@@ -992,7 +992,16 @@ static void test_whole(void)
     {
         model m;
         model_init(&m, 2, w, MLPX_LOGISTIC, MLPX_SOFTMAX, 0.1);
-        CHECK(!mlpx_epoch_whole(&m.net, B), "whole: chosen for a small batch by default");
+        const int64_t wd[] = {1024, 1024, 1024, 10};
+        model d;
+        model_init(&d, 3, wd, MLPX_LOGISTIC, MLPX_SOFTMAX, 0.1);
+        CHECK(!mlpx_epoch_whole(&m.net, B) && !mlpx_epoch_whole(&d.net, 512),
+              "whole: chosen by default");
+        mlpx_set_whole_macs(2147483648.0);
+        CHECK(mlpx_epoch_whole(&d.net, 512) && !mlpx_epoch_whole(&m.net, B),
+              "whole at 2^31: wrong choice");
+        mlpx_set_whole_macs(-1);
+        model_free(&d);
         model_free(&m);
     }
     free(X);
