@@ -19,6 +19,8 @@
 #include "engine.h"
 /* values of coefs per part of the whole-GEMM epoch's optimizer step */
 #define MLPX_STEP_PART (64 * 1024)
+/* parts of MLPX_STEP_PART values in n values */
+static int64_t step_parts(int64_t n) { return (n + MLPX_STEP_PART - 1) / MLPX_STEP_PART; }
 #define MLPX_TEMPLATE "epoch.c"
 #include "template.h"
 #else
@@ -27,6 +29,7 @@
 typedef struct {
     const mlpx_optim *opt;
     int K, fold;
+    const int64_t *w;     /* layer widths: coefs[i] holds w[i] w[i + 1] values */
     const int64_t *first; /* first[i]: layer i's first part; first[K]: parts */
     REAL *const *coefs, *const *state;
     REAL *const *dW;
@@ -42,7 +45,7 @@ static void S(step_part)(void *arg, int64_t p, int worker)
     S(steps_ctx) *c = (S(steps_ctx) *)arg;
     int i = 0;
     while (p >= c->first[i + 1]) i++;
-    const int64_t n = c->first[c->K + 1 + i]; /* layer i's size */
+    const int64_t n = c->w[i] * c->w[i + 1];
     const int64_t j0 = (p - c->first[i]) * MLPX_STEP_PART;
     const int64_t j1 = n - j0 < MLPX_STEP_PART ? n : j0 + MLPX_STEP_PART;
     if (c->fold)
@@ -96,14 +99,13 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
     }
     size += B * widest + nparam;
     if (order) size += B * (n_in + (sw ? 1 : 0));
-    /* whole-GEMM epoch: parts of the coef steps, per layer, and their sums;
-     * first[0..K] part offsets, first[K+1..2K] layer sizes */
+    /* whole-GEMM epoch: the coef steps' parts, first[i] layer i's first
+     * (first[K]: all), and their sums */
     int64_t nparts = 0;
-    for (int i = 0; whole && i < K; i++)
-        nparts += (w[i] * w[i + 1] + MLPX_STEP_PART - 1) / MLPX_STEP_PART;
+    for (int i = 0; whole && i < K; i++) nparts += step_parts(w[i] * w[i + 1]);
     REAL *buf = malloc((size_t)size * sizeof(REAL));
     REAL **ptrs = malloc((size_t)(3 * K + 1) * sizeof(REAL *));
-    int64_t *first = malloc((size_t)(2 * K + 1) * sizeof(int64_t));
+    int64_t *first = malloc((size_t)(K + 1) * sizeof(int64_t));
     double *psq = malloc((size_t)(nparts > 0 ? nparts : 1) * sizeof(double));
     if (!buf || !ptrs || !first || !psq) {
         free(buf);
@@ -112,15 +114,12 @@ int S(mlpx_train_epoch)(const mlpx_net *net, REAL *const *coefs,
         free(psq);
         return MLPX_ENOMEM;
     }
-    S(steps_ctx) steps = {.opt = opt, .K = K, .first = first, .coefs = coefs,
+    S(steps_ctx) steps = {.opt = opt, .K = K, .w = w, .first = first, .coefs = coefs,
                           .state = state, .alpha = alpha, .sq = psq};
     int threads = 1;
     if (whole) {
         first[0] = 0;
-        for (int i = 0; i < K; i++) {
-            first[K + 1 + i] = w[i] * w[i + 1];
-            first[i + 1] = first[i] + (first[K + 1 + i] + MLPX_STEP_PART - 1) / MLPX_STEP_PART;
-        }
+        for (int i = 0; i < K; i++) first[i + 1] = first[i] + step_parts(w[i] * w[i + 1]);
         threads = mlpx_threads_for(nparts, (double)nparts * MLPX_STEP_PART, 0);
         mlpx_gemm_whole(1);
     }

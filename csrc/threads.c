@@ -110,12 +110,19 @@ static int64_t max_tiles_epoch(const mlpx_net *net, int64_t B, int elem, int bia
     return most;
 }
 
-int mlpx_epoch_whole(const mlpx_net *net, int64_t B)
+/* Multiply-adds of the forward GEMMs on N rows (a training batch: 3 times
+ * that, forward, backprop error and gradient); exact in double. */
+static double forward_macs(const mlpx_net *net, int64_t N)
 {
     double macs = 0;
     for (int i = 0; i < net->n_layers; i++)
-        macs += 3.0 * (double)B * (double)net->widths[i] * (double)net->widths[i + 1];
-    return macs >= whole_macs;
+        macs += (double)N * (double)net->widths[i] * (double)net->widths[i + 1];
+    return macs;
+}
+
+int mlpx_epoch_whole(const mlpx_net *net, int64_t B)
+{
+    return 3.0 * forward_macs(net, B) >= whole_macs;
 }
 
 int mlpx_epoch_tiled(const mlpx_net *net, int64_t B, int elem)
@@ -126,11 +133,8 @@ int mlpx_epoch_tiled(const mlpx_net *net, int64_t B, int elem)
 int mlpx_tiles_threads(const mlpx_net *net, int64_t B, int elem, int64_t gather_parts)
 {
     const int64_t most = max_tiles_epoch(net, B, elem, 1);
-    double macs = 0;
-    for (int i = 0; i < net->n_layers; i++)
-        macs += 3.0 * (double)B * (double)net->widths[i] * (double)net->widths[i + 1];
-    return mlpx_threads_for(gather_parts > most ? gather_parts : most, macs,
-                            mlpx_has_big_gemms(net, B));
+    return mlpx_threads_for(gather_parts > most ? gather_parts : most,
+                            3.0 * forward_macs(net, B), mlpx_has_big_gemms(net, B));
 }
 
 int mlpx_has_big_gemms(const mlpx_net *net, int64_t B)
@@ -184,12 +188,9 @@ int mlpx_forward_threads(const mlpx_net *net, int64_t N)
 {
     const int64_t R = mlpx_forward_rows(net);
     const int elem = (int)sizeof(float);
-    double macs = 0;
-    for (int i = 0; i < net->n_layers; i++)
-        macs += (double)N * (double)net->widths[i] * (double)net->widths[i + 1];
     const int64_t parts = mlpx_forward_tiled(net, N, elem) ? max_tiles_forward(net, N, elem)
                                                              : (N + R - 1) / R;
-    return mlpx_threads_for(parts, macs, mlpx_has_big_gemms(net, N < R ? N : R));
+    return mlpx_threads_for(parts, forward_macs(net, N), mlpx_has_big_gemms(net, N < R ? N : R));
 }
 
 int mlpx_wants_blas_local(const mlpx_net *net, int64_t N, int64_t batch_size)

@@ -33,14 +33,16 @@ def build_info():
 WHOLE_GEMM_MACS = 2**31
 
 
-def whole_gemms():
-    """True when ``MLPX_WHOLE_GEMMS=1`` (read at import): training batches of
-    at least 2**31 multiply-adds run as whole GEMMs on the BLAS's own
-    threads, 10-17% faster on a machine mlpx has to itself, several times
-    slower when other work takes cores, and the same bits only for the same
-    thread count."""
+def _whole_gemms_asked():
     value = os.environ.get("MLPX_WHOLE_GEMMS", "0").strip().lower()
     return value in ("1", "true", "yes", "on")
+
+
+# MLPX_WHOLE_GEMMS=1, read once, at import: training batches of at least
+# 2**31 multiply-adds run as whole GEMMs on the BLAS's own threads, 10-17%
+# faster on a machine mlpx has to itself, several times slower when other
+# work takes cores, and the same bits only for the same thread count.
+WHOLE_GEMMS = _whole_gemms_asked()
 
 
 def _load():
@@ -70,7 +72,7 @@ def _load():
             _blas.install(_core)
         except Exception as exc:  # no usable BLAS: the extension cannot run
             raise ImportError(f"no BLAS for the native kernels: {exc!r}") from exc
-        if whole_gemms():
+        if WHOLE_GEMMS:
             _core._set_whole_macs(WHOLE_GEMM_MACS)
         return "native", _core, None
     except ImportError as exc:
@@ -120,7 +122,7 @@ def blas_config():
         "threads": f"up to {_blas.threads()} (the BLAS limit); " + (
             "results do not depend on it, except training batches of >= 2**31 "
             "multiply-adds (MLPX_WHOLE_GEMMS=1): the same for the same thread count"
-            if whole_gemms() else "results do not depend on it"),
+            if WHOLE_GEMMS else "results do not depend on it"),
     }
 
 
